@@ -1,0 +1,145 @@
+"""Latency of a transactional send: POST /v1/messages → the provider receives the request.
+
+    python bench/transactional.py            # 50 and 200 requests/s, 20 s each
+    python bench/transactional.py --quick    # 2 s each, keeps the script working in CI
+
+The whole path is real: gunicorn serving the API, PostgreSQL, the Redis broker, a `dramatiq`
+worker, and the twilio SDK posting to a loopback Twilio that notes when each request arrives.
+Requests go out open-loop at a fixed rate (a slow answer does not slow the next request), each
+to a new inline phone number, so every latency is matched to its request. Aim: p99 < 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+
+from bench.deployment import Deployment  # noqa: E402
+from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, MESSAGING_SERVICE_SID, FakeTwilio  # noqa: E402
+
+
+class TimedTwilio(FakeTwilio):
+    """Notes the arrival time of each message, by its `To` number."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrivals: dict[str, float] = {}
+
+    def handle(self, request):
+        arrived = time.perf_counter()
+        if request.path.endswith("/Messages.json"):
+            self.arrivals.setdefault(request.form().get("To", ""), arrived)
+        return super().handle(request)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run_rate(base_url: str, key: str, twilio: TimedTwilio, rate: int, seconds: float, offset: int) -> dict:
+    session_local = threading.local()
+    sent: dict[str, float] = {}
+    answered: list[float] = []
+    errors: list[int] = []
+
+    def post(index: int) -> None:
+        session = getattr(session_local, "session", None) or requests.Session()
+        session_local.session = session
+        phone = f"+14153{offset + index:06d}"
+        sent[phone] = time.perf_counter()
+        response = session.post(f"{base_url}/v1/messages", json={
+            "template": "otp", "to": {"phone": phone}, "data": {"code": str(index)}, "channels": ["sms"]},
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": f"bench-{offset + index}"}, timeout=10)
+        answered.append((time.perf_counter() - sent[phone]) * 1000)
+        if response.status_code != 202:
+            errors.append(response.status_code)
+
+    total = int(rate * seconds)
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        start = time.perf_counter()
+        for index in range(total):
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(post, index)
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline and sum(1 for p in sent if p in twilio.arrivals) < total - len(errors):
+        time.sleep(0.05)
+    latencies = [(twilio.arrivals[p] - t) * 1000 for p, t in sent.items() if p in twilio.arrivals]
+    return {"rate": rate, "requests": total, "arrived": len(latencies), "errors": len(errors),
+            "api_p50": percentile(answered, 50), "api_p99": percentile(answered, 99),
+            "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--rates", default="50,200")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    seconds = 2 if args.quick else args.seconds
+    twilio = TimedTwilio().start()
+    port = free_port()
+    deployment = Deployment("transactional", CHORUS_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+                            CHORUS_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+                            CHORUS_TWILIO_MESSAGING_SERVICE_SID=MESSAGING_SERVICE_SID,
+                            CHORUS_TWILIO_API_URL=twilio.url, CHORUS_CHANNEL_RATES="sms=100000")
+    try:
+        from orchestrator.db import db
+        from orchestrator.services import templates as template_service
+        from orchestrator.services.api_keys import create_api_key
+        from templates.content import SmsContent, TemplateContent
+
+        with deployment.app.app_context():
+            template_service.create_template(db.session, key="otp", name="OTP", category="transactional", topic=None,
+                                             content=TemplateContent(sms=SmsContent(body="Your code is {{ data.code }}")))
+            template_service.publish(db.session, "otp")
+            key = create_api_key(db.session, "bench").secret
+            db.session.commit()
+        # The workers of the Procfile: the transactional queue's (polling it every
+        # CHORUS_WORKER_POLL_MS; two processes, as one GIL cannot claim and post 200 sends/s),
+        # and one for the rest (it answers the readiness heartbeat).
+        chorus = [sys.executable, "-m", "orchestrator.cli", "worker"]
+        deployment.spawn([*chorus, "--queues", "transactional", "--processes", "2", "--threads", "8"])
+        deployment.spawn([*chorus, "--queues", "default,bulk,webhooks", "--processes", "1", "--threads", "2"])
+        deployment.wait_for_workers()
+        deployment.spawn([sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8",
+                          "--bind", f"127.0.0.1:{port}", "orchestrator.wsgi:app"])
+        base_url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if requests.get(base_url + "/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        run_rate(base_url, key, twilio, 20, 1, offset=900_000)  # warm-up: pools, caches, JIT of the SDKs
+        print("rate/s  requests  arrived  errors   p50 ms   p95 ms   p99 ms   (202 answered: p50 ms  p99 ms)")
+        for n, rate in enumerate(int(r) for r in args.rates.split(",")):
+            result = run_rate(base_url, key, twilio, rate, seconds, offset=n * 100_000)
+            print(f"{result['rate']:>6}  {result['requests']:>8}  {result['arrived']:>7}  {result['errors']:>6}"
+                  f"  {result['p50']:>7.1f}  {result['p95']:>7.1f}  {result['p99']:>7.1f}"
+                  f"   {result['api_p50']:>7.1f} {result['api_p99']:>7.1f}")
+        print("aim: p99 < 50 ms")
+    finally:
+        deployment.close()
+        twilio.stop()
+
+
+if __name__ == "__main__":
+    main()

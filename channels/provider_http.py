@@ -1,0 +1,21 @@
+"""What every HTTP provider call shares: no re-sent POSTs, and the provider's Retry-After."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from urllib3.util.retry import Retry
+
+# Never let urllib3 re-send a POST on a read error or a 5xx: the provider may already have the
+# message, and a second copy reaches a person's phone. Connecting again is safe (nothing was
+# sent). False (not 0) re-raises the original error, so a read timeout stays a Timeout
+# instead of turning into a generic connection error.
+NO_RESEND = Retry(total=None, connect=1, read=False, status=0, other=False, redirect=False, allowed_methods=None)
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = headers.get("Retry-After") if headers else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date; rare from these APIs, and the caller has its own back-off

@@ -1,0 +1,1 @@
+"""Dramatiq actors. Every module here is imported by `orchestrator.broker.setup_broker`."""

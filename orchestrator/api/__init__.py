@@ -1,0 +1,1 @@
+"""The /v1 REST API; each module exposes a flask-smorest blueprint `blp`."""

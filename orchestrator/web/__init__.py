@@ -1,0 +1,1 @@
+"""The marketers' web UI; each module exposes `bp`."""

@@ -1,0 +1,117 @@
+"""Charts as inline SVG made on the server: no chart library, no CDN, readable without script.
+
+Each chart has a <title> and an aria-label; pages put the same figures in a table beside it.
+"""
+from __future__ import annotations
+
+import math
+
+from markupsafe import Markup, escape
+
+CHANNEL_COLORS = {"sms": "#0ea5e9", "push": "#f59e0b", "email": "#8b5cf6", "inapp": "#10b981"}
+PALETTE = ("#4f46e5", "#0ea5e9", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#14b8a6", "#64748b")
+
+WIDTH, HEIGHT = 800, 220
+LEFT, RIGHT, TOP, BOTTOM = 40, 8, 10, 24
+
+
+def color_for(key: str, position: int) -> str:
+    return CHANNEL_COLORS.get(key) or PALETTE[position % len(PALETTE)]
+
+
+def nice_max(value: float) -> float:
+    """A round axis maximum at or above `value` (1, 2, 5 × 10ⁿ)."""
+    if value <= 0:
+        return 1
+    exponent = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if value <= step * exponent:
+            return step * exponent
+    return 10 * exponent
+
+
+def _frame(title: str, top: float, labels: list[str], every: int, x_of) -> list[str]:
+    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+             f'preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>']
+    plot = HEIGHT - TOP - BOTTOM
+    for fraction in (0, .5, 1):
+        y = TOP + plot * (1 - fraction)
+        parts.append(f'<line class="grid-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        value = top * fraction
+        text = f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{text}</text>')
+    for n, label in enumerate(labels):
+        if n % every == 0 or n == len(labels) - 1 and len(labels) < 4:
+            parts.append(f'<text x="{x_of(n):.1f}" y="{HEIGHT - 6}" text-anchor="middle">{escape(label)}</text>')
+    return parts
+
+
+def stacked_bars(labels: list[str], series: dict[str, list[int]], title: str) -> Markup:
+    """One bar per label, stacked by series (e.g. messages per day, by channel)."""
+    count = max(len(labels), 1)
+    totals = [sum(values[n] for values in series.values()) for n in range(len(labels))]
+    top = nice_max(max(totals, default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / count
+    bar = max(slot * .7, 1)
+    every = max(1, math.ceil(count / 8))
+    parts = _frame(title, top, labels, every, lambda n: LEFT + slot * n + slot / 2)
+    for n in range(len(labels)):
+        base = 0
+        for position, (key, values) in enumerate(series.items()):
+            value = values[n]
+            if not value:
+                continue
+            h = plot_h * value / top
+            y = TOP + plot_h - plot_h * base / top - h
+            parts.append(f'<rect x="{LEFT + slot * n + (slot - bar) / 2:.1f}" y="{y:.1f}" width="{bar:.1f}" '
+                         f'height="{h:.1f}" rx="1.5" fill="{color_for(key, position)}">'
+                         f'<title>{escape(labels[n])} {escape(key)}: {value:,}</title></rect>')
+            base += value
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def grouped_bars(labels: list[str], series: dict[str, list[int]], title: str) -> Markup:
+    """Bars side by side per label, one per series (e.g. sent, delivered, opened per hour)."""
+    count = max(len(labels), 1)
+    top = nice_max(max((max(v, default=0) for v in series.values()), default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / count
+    bar = max(min(slot * .8 / max(len(series), 1), 40), 1)
+    every = max(1, math.ceil(count / 8))
+    parts = _frame(title, top, labels, every, lambda n: LEFT + slot * n + slot / 2)
+    for n in range(len(labels)):
+        start = LEFT + slot * n + (slot - bar * len(series)) / 2
+        for position, (key, values) in enumerate(series.items()):
+            h = plot_h * values[n] / top
+            parts.append(f'<rect x="{start + bar * position:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar:.1f}" '
+                         f'height="{h:.1f}" rx="1.5" fill="{color_for(key, position)}">'
+                         f'<title>{escape(labels[n])} {escape(key)}: {values[n]:,}</title></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def horizontal_bars(rows: list[tuple[str, float, str]], title: str, unit: str = "") -> Markup:
+    """Labelled bars, longest = the largest value (funnels, statuses)."""
+    row_h, label_w, width = 28, 110, 460
+    height = row_h * max(len(rows), 1) + 4
+    top = max((value for _, value, _ in rows), default=0) or 1
+    parts = [f'<svg class="chart bars" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+             f'<title>{escape(title)}</title>']
+    for n, (label, value, color) in enumerate(rows):
+        y = n * row_h + 4
+        w = (width - label_w - 60) * value / top
+        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{max(w, 1):.1f}" height="{row_h - 8}" rx="3" fill="{color}"/>')
+        shown = f"{value:,.1f}{unit}" if unit else f"{value:,.0f}"
+        parts.append(f'<text x="{label_w + max(w, 1) + 6:.1f}" y="{y + 15}">{shown}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def legend(keys: list[str], names: dict[str, str] | None = None) -> Markup:
+    items = "".join(
+        f'<li style="--swatch:{color_for(key, n)}">{escape((names or {}).get(key, key))}</li>'
+        for n, key in enumerate(keys))
+    return Markup(f'<ul class="legend">{items}</ul>')

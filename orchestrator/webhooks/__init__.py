@@ -1,0 +1,1 @@
+"""Provider webhooks and client-facing endpoints; each module exposes `bp`."""

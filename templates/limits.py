@@ -1,0 +1,99 @@
+"""Per-render time and size limits.
+
+Time is the rendering thread's CPU time (`time.thread_time`), not the wall clock: a worker
+running many threads makes each wait for the GIL, and a template that renders in a
+millisecond alone must not fail its deadline because its thread was waiting. A template that
+loops without end burns CPU, and that is what the deadline stops.
+
+A render runs with a :class:`RenderBudget` installed in a context variable; the compiled
+template code calls :func:`tick` at the top of every block body (each loop iteration, each
+macro call) and :func:`check_chars` on every value that could grow, so a template that loops
+or concatenates without end is stopped, not left to hang a worker.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from time import thread_time
+from typing import Iterator
+
+from .errors import RenderLimitExceeded
+
+MAX_INTEGER_BITS = 4096  # far beyond any money amount, far below a slow big-int operation
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    """``deadline_seconds`` bounds one channel's render; ``max_field_chars`` each field's output."""
+
+    deadline_seconds: float = 0.2
+    max_field_chars: int = 256 * 1024
+
+
+class RenderBudget:
+    __slots__ = ("deadline", "limits")
+
+    def __init__(self, limits: RenderLimits) -> None:
+        self.limits = limits
+        self.deadline = thread_time() + limits.deadline_seconds
+
+
+_budget: ContextVar[RenderBudget | None] = ContextVar("chorus_render_budget", default=None)
+
+
+def start_budget(limits: RenderLimits) -> Token | None:
+    """Install a budget unless an outer render (a block inside a field) already has one.
+
+    Returns what :func:`end_budget` needs; a plain pair of calls rather than a context
+    manager because it runs on every render.
+    """
+    if _budget.get() is not None:
+        return None
+    return _budget.set(RenderBudget(limits))
+
+
+def extend_deadline(seconds: float) -> None:
+    """Give the current render back time it spent on one-off work (analysing a template)."""
+    budget = _budget.get()
+    if budget is not None:
+        budget.deadline += seconds
+
+
+def end_budget(token: Token | None) -> None:
+    if token is not None:
+        _budget.reset(token)
+
+
+@contextmanager
+def render_budget(limits: RenderLimits) -> Iterator[None]:
+    token = start_budget(limits)
+    try:
+        yield
+    finally:
+        end_budget(token)
+
+
+def tick() -> None:
+    budget = _budget.get()
+    if budget is not None and thread_time() > budget.deadline:
+        raise RenderLimitExceeded(
+            f"rendering took longer than {budget.limits.deadline_seconds * 1000:.0f} ms"
+        )
+
+
+def max_chars() -> int:
+    budget = _budget.get()
+    return budget.limits.max_field_chars if budget is not None else RenderLimits.max_field_chars
+
+
+def check_chars(size: int, what: str = "output") -> None:
+    limit = max_chars()
+    if size > limit:
+        raise RenderLimitExceeded(f"{what} would be {size} characters; the limit is {limit}")
+
+
+def check_integer_bits(bits: int) -> None:
+    if bits > MAX_INTEGER_BITS:
+        raise RenderLimitExceeded(f"number too large ({bits} bits; the limit is {MAX_INTEGER_BITS})")

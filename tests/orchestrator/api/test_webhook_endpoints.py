@@ -1,0 +1,79 @@
+"""Outbound webhooks: endpoints, SSRF refusal, signed deliveries of status changes, retries."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from orchestrator.db import db
+from orchestrator.services import webhooks
+from tests.fakes.loopback import LoopbackServer, Reply
+from tests.orchestrator.pipeline.conftest import add_contacts, drain, job, make_template
+
+
+class Receiver(LoopbackServer):
+    def __init__(self):
+        super().__init__()
+        self.fail_first = 0
+
+    def handle(self, request):
+        if self.fail_first:
+            self.fail_first -= 1
+            return Reply(503, {"error": "busy"})
+        return Reply(200, {"ok": True})
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as server:
+        yield server
+
+
+@pytest.fixture
+def private_allowed(app, monkeypatch):
+    monkeypatch.setitem(app.config, "ALLOW_PRIVATE_WEBHOOK_URLS", True)
+    webhooks._subscriptions.clear()
+    yield
+    webhooks._subscriptions.clear()
+
+
+def test_private_and_loopback_urls_are_refused(app, api):
+    for url in ("http://127.0.0.1:8080/hook", "http://localhost/x", "http://10.1.2.3/x", "http://169.254.169.254/",
+                "http://[::1]/x", "ftp://example.com/x"):
+        response = api.post("/v1/webhook-endpoints", json={"url": url, "event_types": ["*"]})
+        assert response.status_code == 422, url
+    with pytest.raises(webhooks.UnsafeUrl):
+        webhooks.check_url("http://[::ffff:127.0.0.1]/", allow_private=False)
+
+
+def test_status_changes_arrive_signed_and_a_failure_is_retried(app, api, receiver, private_allowed):
+    created = api.post("/v1/webhook-endpoints", json={"url": receiver.url + "/hook", "event_types": ["message.sent"]})
+    assert created.status_code == 201
+    secret = created.json["secret"]
+    assert "secret" not in api.get("/v1/webhook-endpoints").json[0]
+    make_template()
+    ids = add_contacts(2)
+    receiver.fail_first = 1
+    from orchestrator.pipeline import deliver_batch
+
+    deliver_batch(db.session, job(ids, channels=["email"]))
+    drain(app)
+
+    posts = receiver.requests
+    assert len(posts) == 2  # the first was refused with a 503 and waits for its retry
+    for request in posts[1:]:
+        t, v1 = (part.split("=", 1)[1] for part in request.headers["Chorus-Signature"].split(","))
+        expected = hmac.new(secret.encode(), f"{t}.".encode() + request.body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(v1, expected)
+        assert request.json()["type"] == "message.sent"
+    log = api.get(f"/v1/webhook-endpoints/{created.json['id']}/deliveries").json
+    assert sorted((d["status"], d["last_status_code"]) for d in log) == [("delivered", 200), ("pending", 503)]
+
+    retry = [d["id"] for d in log if d["status"] == "pending"]
+    report = webhooks.deliver(db.session, retry, allow_private=True, timeout=5,
+                              now=webhooks.utcnow() + webhooks.timedelta(hours=1))
+    assert report.delivered == 1 and len(receiver.requests) == 3
+
+    assert api.delete(f"/v1/webhook-endpoints/{created.json['id']}").status_code == 204
+    assert api.get("/v1/webhook-endpoints").json == []

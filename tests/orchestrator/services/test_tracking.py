@@ -1,0 +1,57 @@
+"""Tracking tokens: round trips, purposes kept apart, tampering refused, link rewriting."""
+from __future__ import annotations
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from orchestrator.services import tracking
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def test_tokens_round_trip_and_are_opaque(sqlite_app):
+    click = tracking.click_url(7, "https://shop.test/p?a=1&b=2")
+    assert click.startswith("https://chorus.test/t/c/")
+    assert tracking.read_click(token_of(click)) == tracking.Click(7, "https://shop.test/p?a=1&b=2", True)
+    assert tracking.read_open(token_of(tracking.open_pixel_url(7))) == tracking.Opened(7, True)
+    unsub = tracking.unsubscribe_url(3, message_id=7, topic="promotions")
+    assert tracking.read_unsubscribe(token_of(unsub)) == tracking.Unsubscribe(3, 7, "promotions")
+    assert tracking.read_unsubscribe(token_of(tracking.unsubscribe_url(3))) == tracking.Unsubscribe(3, None, None)
+
+
+def test_tampered_foreign_and_cross_purpose_tokens_are_refused(sqlite_app):
+    click = token_of(tracking.click_url(7, "https://shop.test/"))
+    for bad in (click[:-2] + ("AA" if not click.endswith("AA") else "BB"), click[5:], "", "x.y.z",
+                token_of(tracking.open_pixel_url(7)),  # an open token is not a click token
+                URLSafeTimedSerializer("other-secret", salt="chorus.tracking.click").dumps({"m": 7, "u": "https://evil.test"})):
+        with pytest.raises(tracking.BadToken):
+            tracking.read_click(bad)
+    with pytest.raises(tracking.BadToken):
+        tracking.read_unsubscribe(click)
+
+
+def test_only_web_links_are_tracked(sqlite_app):
+    with pytest.raises(ValueError):
+        tracking.click_url(1, "javascript:alert(1)")
+    signed = URLSafeTimedSerializer("test-secret", salt="chorus.tracking.click").dumps({"m": 1, "u": "data:text/html,x"})
+    with pytest.raises(tracking.BadToken):
+        tracking.read_click(signed)
+
+
+def test_expired_click_still_redirects_but_is_not_fresh(sqlite_app, monkeypatch):
+    token = token_of(tracking.click_url(9, "https://shop.test/"))
+    monkeypatch.setattr(tracking, "TRACKING_MAX_AGE", tracking.timedelta(seconds=-1))
+    assert tracking.read_click(token) == tracking.Click(9, "https://shop.test/", False)
+
+
+def test_track_links_rewrites_web_links_but_not_unsubscribe_or_mailto(sqlite_app):
+    unsub = tracking.unsubscribe_url(1, message_id=5)
+    html = ('<p><a href="https://shop.test/a?x=1&amp;y=2">Shop</a> <a class="b" href=\'http://b.test\'>B</a>'
+            f' <a href="mailto:x@y.test">mail</a> <a href="{unsub}">Unsubscribe</a></p>')
+    out = tracking.track_links(html, 5)
+    assert out.count("https://chorus.test/t/c/") == 2
+    assert f'href="{unsub}"' in out and 'href="mailto:x@y.test"' in out
+    first = out.split('href="', 1)[1].split('"', 1)[0]
+    assert tracking.read_click(token_of(first)).url == "https://shop.test/a?x=1&y=2"

@@ -1,0 +1,31 @@
+"""The engine: pooled PostgreSQL connections are pinged only after sitting idle."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, text
+
+from orchestrator import db as database
+
+
+@pytest.mark.postgres
+def test_a_busy_connection_is_not_pinged_and_a_dead_idle_one_is_replaced(postgres_url, monkeypatch):
+    engine = database.make_engine(postgres_url)
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        with engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as connection:  # handed back a moment ago: used as is
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        assert len(statements) == 2
+
+        other = database.make_engine(postgres_url)  # not from the pool under test
+        with other.connect() as killer:
+            killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.dispose()
+        monkeypatch.setattr(database, "PING_IDLE_AFTER_SECONDS", 0.0)  # every connection counts as idle now
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1  # the ping found it dead: a new one
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()
