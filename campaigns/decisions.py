@@ -340,6 +340,31 @@ def next_fallback(
     return None
 
 
+def consent_refusal(
+    recipient: Recipient,
+    channel: str,
+    category: str,
+    topic: str | None,
+    topic_default_opt_in: bool = True,
+) -> str | None:
+    """Why the person's consent forbids this channel now, or None when it allows it.
+
+    Asked at decision time and again when a waiting message comes due (quiet hours over, a
+    send time reached, a retry): someone who unsubscribed or texted STOP in between must not
+    get it. Transactional messages ignore marketing choices but never a channel opt-out.
+    """
+    marketing = category != "transactional"
+    if marketing and recipient.unsubscribed_all:
+        return UNSUBSCRIBED
+    if channel == "sms" and recipient.sms_opted_out:
+        return SMS_OPTED_OUT
+    if recipient.channel_opt_ins.get(channel, True) is False:
+        return OPTED_OUT
+    if marketing and topic is not None and not recipient.topic_opt_ins.get(topic, topic_default_opt_in):
+        return TOPIC_OPTED_OUT
+    return None
+
+
 def _quiet_until(policy: SendPolicy, now: datetime, tz: ZoneInfo) -> datetime | None:
     if policy.transactional or not policy.respect_quiet_hours or policy.quiet_hours is None:
         return None
@@ -358,15 +383,9 @@ def _decide_channel(
     marketing = not policy.transactional
     if recipient.address(channel) is None:
         return Decision.skip(channel, NO_ADDRESS)
-    if marketing and recipient.unsubscribed_all:
-        return Decision.skip(channel, UNSUBSCRIBED)
-    if channel == "sms" and recipient.sms_opted_out:
-        return Decision.skip(channel, SMS_OPTED_OUT)
-    if recipient.channel_opt_ins.get(channel, True) is False:
-        return Decision.skip(channel, OPTED_OUT)
-    if marketing and policy.topic is not None:
-        if not recipient.topic_opt_ins.get(policy.topic, policy.topic_default_opt_in):
-            return Decision.skip(channel, TOPIC_OPTED_OUT)
+    refusal = consent_refusal(recipient, channel, policy.category, policy.topic, policy.topic_default_opt_in)
+    if refusal is not None:
+        return Decision.skip(channel, refusal)
     if quiet_until is not None and channel in policy.quiet_hours.channels:
         return Decision.defer(channel, quiet_until)
     if marketing and policy.respect_caps and _capped(policy, channel, recent, planned, now):

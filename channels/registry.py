@@ -57,16 +57,22 @@ def build_registry(
     inbox: InboxStore | None = None,
     *,
     smtp_ssl_context: ssl.SSLContext | None = None,
+    sandbox_only: bool = False,
 ) -> ChannelRegistry:
     """A registry with the real adapter for every channel whose credentials are present and
     the sandbox twin for the rest. ``config`` is anything :meth:`ChannelSettings.from_config`
-    reads; in-app is real when an inbox store is given."""
+    reads; in-app is real when an inbox store is given.
+
+    ``sandbox_only`` (the demo) sandboxes every provider whatever credentials the environment
+    holds: demo data must never reach a real phone or mailbox."""
     settings = ChannelSettings.from_config(config)
+    live = not sandbox_only
     registry = ChannelRegistry()
-    registry.register(SmsChannel(settings) if settings.twilio_configured else SandboxChannel(SMS, outbox))
-    registry.register(PushChannel(settings) if settings.fcm_configured else SandboxChannel(PUSH, outbox))
+    registry.register(SmsChannel(settings) if live and settings.twilio_configured else SandboxChannel(SMS, outbox))
+    registry.register(PushChannel(settings) if live and settings.fcm_configured else SandboxChannel(PUSH, outbox))
     registry.register(
-        EmailChannel(settings, smtp_ssl_context) if settings.smtp_configured else SandboxChannel(EMAIL, outbox)
+        EmailChannel(settings, smtp_ssl_context) if live and settings.smtp_configured
+        else SandboxChannel(EMAIL, outbox)
     )
     registry.register(InappChannel(inbox) if inbox is not None else SandboxChannel(INAPP, outbox))
     missing = set(CHANNEL_KEYS) - set(registry.keys())

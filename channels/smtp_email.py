@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr, make_msgid
 from typing import Any, Sequence
 
@@ -27,17 +32,42 @@ RECIPIENT_CODES = {550, 551, 553}
 MARKETING = "marketing"
 
 
-def build_email(envelope: Envelope, to: str, default_from: str, default_name: str | None) -> EmailMessage:
+# compat32 messages built from email.mime flatten about four times faster than EmailMessage
+# with the modern header registry, and flattening is most of an email's cost to send. Header
+# values are unfolded first: compat32 would let a rendered subject's newline start a header.
+BODY_CHARSET = Charset("utf-8")
+BODY_CHARSET.body_encoding = QP
+WIRE_POLICY = compat32.clone(linesep="\r\n", max_line_length=998)  # no folding inside a long URL
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.splitlines()) if ("\n" in value or "\r" in value) else value
+
+
+def _header(value: str) -> str | Header:
+    value = _one_line(value)
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def build_email(envelope: Envelope, to: str, default_from: str, default_name: str | None) -> Message:
     content, metadata = envelope.content, envelope.metadata
     from_address = content_field(content, "from_address", default_from)
     from_name = content_field(content, "from_name", default_name)
-    message = EmailMessage()
-    message["Subject"] = content_field(content, "subject", "")
-    message["From"] = formataddr((from_name, from_address)) if from_name else from_address
+    text = content_field(content, "text", "")
+    html = content_field(content, "html")
+    plain = MIMEText(text or " ", "plain", BODY_CHARSET)
+    if html:
+        message: Message = MIMEMultipart("alternative")
+        message.attach(plain)
+        message.attach(MIMEText(html, "html", BODY_CHARSET))
+    else:
+        message = plain
+    message["Subject"] = _header(content_field(content, "subject", ""))
+    message["From"] = formataddr((_one_line(from_name), from_address), charset="utf-8") if from_name else from_address
     message["To"] = to
     reply_to = content_field(content, "reply_to")
     if reply_to:
-        message["Reply-To"] = reply_to
+        message["Reply-To"] = _one_line(reply_to)
     domain = from_address.rpartition("@")[2] or None
     message["Message-ID"] = make_msgid(idstring=str(envelope.message_id), domain=domain)
     message["X-Chorus-Message-Id"] = str(envelope.message_id)
@@ -46,14 +76,9 @@ def build_email(envelope: Envelope, to: str, default_from: str, default_name: st
         targets = [f"<{url}>"]
         if metadata.get("unsubscribe_mailto"):
             targets.append(f"<mailto:{metadata['unsubscribe_mailto']}>")
-        message["List-Unsubscribe"] = ", ".join(targets)
+        message["List-Unsubscribe"] = _one_line(", ".join(targets))
         if url.startswith("https://"):  # RFC 8058 one-click is defined for HTTPS only
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    text = content_field(content, "text", "")
-    html = content_field(content, "html")
-    message.set_content(text or " ", subtype="plain", charset="utf-8")
-    if html:
-        message.add_alternative(html, subtype="html", charset="utf-8")
     return message
 
 
@@ -129,7 +154,9 @@ class EmailChannel(DeclaredChannel):
         except InvalidAddress as error:
             return Failed(envelope.message_id, error), smtp
         message = build_email(envelope, to, self.settings.email_from_address, self.settings.email_from_name)
-        if len(message.as_bytes()) > self.max_payload_bytes:
+        # Flattened once, here: send_message would flatten it again.
+        data = message.as_bytes(policy=WIRE_POLICY)
+        if len(data) > self.max_payload_bytes:
             return Failed(envelope.message_id, PermanentError("too_large", "the email is over the size limit")), smtp
         # Reconnect once: servers drop idle connections, and a connection that died between
         # messages has not taken this one yet.
@@ -137,7 +164,11 @@ class EmailChannel(DeclaredChannel):
             try:
                 if smtp is None:
                     smtp = self.connect()
-                smtp.send_message(message)
+                sender = content_field(envelope.content, "from_address", self.settings.email_from_address)
+                if sender.isascii() and to.isascii():
+                    smtp.sendmail(sender, [to], data)
+                else:  # internationalised addresses: send_message negotiates SMTPUTF8
+                    smtp.send_message(message)
                 return Accepted(envelope.message_id, message["Message-ID"]), smtp
             except smtplib.SMTPServerDisconnected as error:
                 smtp = None

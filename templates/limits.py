@@ -3,7 +3,9 @@
 Time is the rendering thread's CPU time (`time.thread_time`), not the wall clock: a worker
 running many threads makes each wait for the GIL, and a template that renders in a
 millisecond alone must not fail its deadline because its thread was waiting. A template that
-loops without end burns CPU, and that is what the deadline stops.
+loops without end burns CPU, and that is what the deadline stops. Nor does a collection of
+the garbage collector count: it runs in whichever thread happens to allocate, and on a worker
+holding tens of thousands of rows a full collection alone can take longer than the deadline.
 
 A render runs with a :class:`RenderBudget` installed in a context variable; the compiled
 template code calls :func:`tick` at the top of every block body (each loop iteration, each
@@ -13,6 +15,8 @@ or concatenates without end is stopped, not left to hang a worker.
 
 from __future__ import annotations
 
+import gc
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -59,6 +63,25 @@ def extend_deadline(seconds: float) -> None:
     budget = _budget.get()
     if budget is not None:
         budget.deadline += seconds
+
+
+_gc_started = threading.local()
+
+
+def _exclude_collections(phase: str, info: dict) -> None:
+    # gc callbacks run in the collecting thread, in its context: the budget seen here is the
+    # one of the render that was interrupted, if any.
+    if phase == "start":
+        _gc_started.at = thread_time()
+        return
+    started = getattr(_gc_started, "at", None)
+    if started is not None:
+        _gc_started.at = None
+        extend_deadline(thread_time() - started)
+
+
+if _exclude_collections not in gc.callbacks:
+    gc.callbacks.append(_exclude_collections)
 
 
 def end_budget(token: Token | None) -> None:

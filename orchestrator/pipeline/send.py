@@ -25,6 +25,7 @@ from channels import Accepted, Envelope, Failed, TransientError
 from orchestrator.models import utcnow
 from orchestrator.pipeline import record
 from orchestrator.pipeline.adapters import registry_for
+from orchestrator.pipeline.consent import suppress_withdrawn
 from orchestrator.pipeline.dispatch import enqueue_sends
 from orchestrator.pipeline.halts import campaign_halted
 from orchestrator.pipeline.ratelimit import limiter_for
@@ -82,9 +83,12 @@ def send_messages(session: Session, message_ids: Sequence[int], *, app=None, now
     now = now or utcnow()
     c = record.MESSAGES.c
     candidates = session.execute(
-        select(c.id, c.channel).where(record.among(session, c.id, list(message_ids)), record.due_filter(now),
-                                      c.provider_id.is_(None)).order_by(c.id)).all()
+        select(c.id, c.channel, c.contact_id, c.category, c.topic, c.created_at)
+        .where(record.among(session, c.id, list(message_ids)), record.due_filter(now), c.provider_id.is_(None))
+        .order_by(c.id)).all()
+    withdrawn = suppress_withdrawn(session, candidates, now) if candidates else set()
     session.commit()
+    candidates = [row for row in candidates if row.id not in withdrawn]
     if not candidates:
         return report
     registry = registry_for(app)

@@ -37,6 +37,8 @@ MAX_BROKER_DELAY = timedelta(hours=1)
 # A pending batch handed out this long ago and still not done was lost: hand it out again.
 REDELIVER_AFTER = timedelta(minutes=2)
 RUNNING = ("running", "scheduled")
+# A broker delay is not exact: a batch this close to its time is on time.
+EARLY_TOLERANCE = timedelta(seconds=1)
 
 
 def page_size(campaign: Campaign) -> int:
@@ -114,9 +116,20 @@ def _plan_page(session: Session, campaign: Campaign, run: CampaignRun, now: date
         return []
     groups = _by_send_time(campaign, rows, now)
     batches = []
+    # Each batch is one throttle step after the one before it, and never in the past: a plan
+    # that resumes after a pause keeps the pace instead of bursting what the pause held back.
+    step = delay_for_batch(1, size, campaign.throttle_per_minute)
+    previous = session.scalar(select(func.max(CampaignBatch.not_before)).where(CampaignBatch.run_id == run.id)) \
+        if run.batches and campaign.throttle_per_minute else None
     for send_at, contact_ids in groups:
         position = run.batches + len(batches)
-        not_before = run.started_at + delay_for_batch(position, size, campaign.throttle_per_minute)
+        if not campaign.throttle_per_minute:
+            not_before = run.started_at
+        elif previous is None:
+            not_before = max(run.started_at, now) if position == 0 else now
+        else:
+            not_before = max(previous + step, now)
+        previous = not_before
         batches.append(CampaignBatch(run_id=run.id, position=position, contact_ids=contact_ids, send_at=send_at,
                                      not_before=not_before, status="pending"))
     session.add_all(batches)
@@ -187,6 +200,13 @@ def deliver(session: Session, batch_id: int, *, now: datetime | None = None, enq
     if campaign.status not in RUNNING:
         session.rollback()
         return "paused"  # stays pending: resume hands it out again
+    now = now or utcnow()
+    if batch.not_before > now + EARLY_TOLERANCE:
+        # Re-timed since this broker message was sent (a resume spaced the batches out again):
+        # the row's time is the one that holds.
+        batch.enqueued_at = now if enqueue and enqueue_batch(batch, now) else None
+        session.commit()
+        return "not_yet"
     base = {**job_base(campaign), "step": run.step}
     if batch.send_at is not None:
         base["send_at"] = batch.send_at.isoformat()
@@ -204,6 +224,8 @@ def deliver(session: Session, batch_id: int, *, now: datetime | None = None, enq
 
 def hand_out_again(session: Session, campaign: Campaign, now: datetime) -> dict:
     """After a resume: plans go on from their cursors, pending batches and waiting messages go again."""
+    if campaign.throttle_per_minute:
+        _retime_pending(session, campaign, now)
     runs = list(session.scalars(select(CampaignRun).where(CampaignRun.campaign_id == campaign.id,
                                                           CampaignRun.status == "planning")))
     for run in runs:
@@ -215,6 +237,21 @@ def hand_out_again(session: Session, campaign: Campaign, now: datetime) -> dict:
                               .where(c.campaign_id == campaign.id, c.status.in_(record.WAITING))).all()
     sends = enqueue_sends(waiting, now)
     return {"plans": len(runs), "batches": batches, "messages": len(waiting), "send_jobs": sends}
+
+
+def _retime_pending(session: Session, campaign: Campaign, now: datetime) -> None:
+    """The batches a pause held back, spaced out again from now at the throttle's pace (their
+    old times passed during the pause: handed out as they were, they would all go at once)."""
+    step = delay_for_batch(1, page_size(campaign), campaign.throttle_per_minute)
+    runs = select(CampaignRun.id).where(CampaignRun.campaign_id == campaign.id)
+    pending = session.scalars(select(CampaignBatch).where(CampaignBatch.run_id.in_(runs),
+                                                          CampaignBatch.status == "pending")
+                              .order_by(CampaignBatch.run_id, CampaignBatch.position)).all()
+    at = now
+    for batch in pending:
+        batch.not_before = max(at, batch.not_before)
+        at = batch.not_before + step
+    session.flush()
 
 
 def _redeliver(session: Session, conditions: list, now: datetime) -> int:

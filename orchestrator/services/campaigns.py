@@ -137,7 +137,8 @@ def create_campaign(session: Session, *, actor: dict | None = None, **body) -> C
     return campaign
 
 
-def update_campaign(session: Session, campaign_id: int, *, actor: dict | None = None, **changes) -> Campaign:
+def update_campaign(session: Session, campaign_id: int, *, actor: dict | None = None, now: datetime | None = None,
+                    **changes) -> Campaign:
     campaign = get_campaign(session, campaign_id, for_update=True)
     if campaign.status not in EDITABLE and set(changes) - {"name"}:
         raise Conflict(f"A {campaign.status} campaign can only be renamed.")
@@ -149,16 +150,44 @@ def update_campaign(session: Session, campaign_id: int, *, actor: dict | None = 
     if "trigger" in changes and changes["trigger"] is not None and campaign.schedule is not None \
             and "schedule" not in changes:
         changes["schedule"] = None
+    edited = set(changes)
     if "template" in changes:
         campaign.template_key = changes.pop("template")
     if "variants" in changes:
         _set_variants(session, campaign, changes.pop("variants") or [])
     for name, value in changes.items():
         setattr(campaign, name, value)
-    campaign.updated_at = utcnow()
-    _audit(session, "updated", campaign, actor, fields=sorted(changes))
+    now = now or utcnow()
+    campaign.updated_at = now
+    if campaign.status == "scheduled" and edited - {"name"}:
+        _reschedule(session, campaign, now)
+    _audit(session, "updated", campaign, actor, fields=sorted(edited))
     session.flush()
     return campaign
+
+
+def _reschedule(session: Session, campaign: Campaign, now: datetime) -> None:
+    """A scheduled campaign edited: it must still pass the launch checks, and it goes at its new
+    time (a time now past, or `now`, means the scheduler's next round)."""
+    if campaign.triggered:
+        raise InvalidInput.field("trigger", "A scheduled campaign cannot become triggered; cancel it and "
+                                            "launch a triggered one.")
+    session.flush()
+    problems = launch_problems(session, campaign, now)
+    if problems:
+        raise InvalidInput("The scheduled campaign would no longer launch: "
+                           + "; ".join(p["message"] for p in problems[:3]), problems)
+    campaign.next_run_at = _first_run(campaign, now) or now
+
+
+def _first_run(campaign: Campaign, now: datetime) -> datetime | None:
+    """When a launched campaign's schedule first sends; None for at once."""
+    schedule = schedule_from_dict(campaign.schedule) if campaign.schedule else None
+    if isinstance(schedule, Recurring):
+        return next_run(schedule.cron, now, schedule.timezone)
+    if isinstance(schedule, SendAt) and schedule.at > now:
+        return schedule.at
+    return None  # now, a time already past, or local time (planned now, each zone due later)
 
 
 # Launch checks ------------------------------------------------------------------------------
@@ -229,18 +258,15 @@ def launch(session: Session, campaign_id: int, *, actor: dict | None = None, now
     if problems:
         raise InvalidInput("The campaign cannot be launched: " + "; ".join(p["message"] for p in problems[:3]),
                            problems)
-    schedule = schedule_from_dict(campaign.schedule) if campaign.schedule else None
     campaign.launched_at = now
     start_now = False
+    first_run = None if campaign.triggered else _first_run(campaign, now)
     if campaign.triggered:
         campaign.status = _move(campaign, "launch")
-    elif isinstance(schedule, Recurring):
+    elif first_run is not None:
         campaign.status = _move(campaign, "schedule")
-        campaign.next_run_at = next_run(schedule.cron, now, schedule.timezone)
-    elif isinstance(schedule, SendAt) and schedule.at > now:
-        campaign.status = _move(campaign, "schedule")
-        campaign.next_run_at = schedule.at
-    else:  # now, a time already past, or local time (planned now, each zone's batches due later)
+        campaign.next_run_at = first_run
+    else:
         campaign.status = _move(campaign, "launch")
         start_now = True
     campaign.paused_from = None

@@ -22,7 +22,8 @@ def channels_for(app=None) -> ChannelRegistry:
             if registry is None:
                 engine = app.extensions["chorus_engine"]
                 registry = build_registry(app.config, outbox=DbOutboxSink(engine),
-                                          inbox=DbInboxStore(engine, app))
+                                          inbox=DbInboxStore(engine, app),
+                                          sandbox_only=bool(app.config.get("DEMO")))
                 app.extensions["chorus_channels"] = registry
     return registry
 

@@ -52,6 +52,18 @@ def test_credentials_present_select_the_real_adapters(outbox, inbox, twilio_serv
         registry.close()
 
 
+def test_sandbox_only_ignores_credentials_but_keeps_the_inbox(outbox, inbox, twilio_server, fcm_server, smtp_server):
+    config = {
+        **{k: v for k, v in vars(twilio_settings(twilio_server)).items() if k.startswith(("twilio_", "public_"))},
+        "CHORUS_FCM_SERVICE_ACCOUNT": fcm_server.service_account,
+        "SMTP_HOST": smtp_server.host, "SMTP_PORT": str(smtp_server.port), "smtp_security": "none",
+        "email_from_address": "news@chorus.example",
+    }
+    registry = build_registry(config, outbox, inbox, sandbox_only=True)
+    assert registry.sandboxed() == ["sms", "push", "email"]
+    assert isinstance(registry["inapp"], InappChannel)
+
+
 def test_partial_twilio_credentials_fall_back_to_the_sandbox(outbox):
     registry = build_registry({"twilio_account_sid": "AC1", "twilio_auth_token": ""}, outbox)
     assert isinstance(registry["sms"], SandboxChannel)

@@ -101,3 +101,18 @@ def test_an_unreachable_server_fails_the_batch_as_transient_without_waiting_per_
     channel = EmailChannel(smtp_settings(FakeSmtp(), smtp_host="127.0.0.1", smtp_port=port, smtp_security="none"))
     results = channel.send_batch([mail(1, "ada@example.com"), mail(2, "bob@example.com")])
     assert all(r.transient and r.error.code == "network" for r in results)
+
+
+def test_unicode_content_arrives_intact_and_a_rendered_newline_cannot_add_a_header(email_channel, smtp):
+    content = {**CONTENT, "subject": "Olá, Ana ✓\nBcc: everyone@example.com", "from_name": "Loja Ünica",
+               "text": "Até já — 20% off ✓", "html": "<p>Até já — <b>20%</b> ✓</p>"}
+    [result] = email_channel.send_batch([Envelope(1, "c:1:1:email", "ana@example.com", content, {})])
+    assert isinstance(result, Accepted)
+    [received] = smtp.messages
+    message = received.message
+    assert received.recipients == ["ana@example.com"]
+    assert message["Subject"] == "Olá, Ana ✓ Bcc: everyone@example.com"
+    assert "Bcc" not in message
+    assert message["From"] == "Loja Ünica <news@chorus.example>"
+    assert message.get_body(("plain",)).get_content().strip() == "Até já — 20% off ✓"
+    assert "<b>20%</b> ✓" in message.get_body(("html",)).get_content()

@@ -100,10 +100,10 @@ RUNAWAYS = [
 
 @pytest.mark.parametrize("source", RUNAWAYS)
 def test_runaway_templates_stop_quickly(source):
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(TemplateRenderError):
         render_sms(source)
-    assert time.monotonic() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 def test_nested_huge_loops_raise_render_limit_exceeded_near_the_deadline():
@@ -111,10 +111,11 @@ def test_nested_huge_loops_raise_render_limit_exceeded_near_the_deadline():
     content = TemplateContent(
         sms=SmsContent(body="{% for i in range(99999) %}\n{% for j in range(99999) %}{% endfor %}{% endfor %}")
     )
-    started = time.monotonic()
+    # CPU time, as the deadline counts it: the wall clock of a loaded machine proves nothing.
+    started = time.thread_time()
     with pytest.raises(RenderLimitExceeded) as caught:
         default.render(content, "sms")
-    elapsed = time.monotonic() - started
+    elapsed = time.thread_time() - started
     assert 0.19 < elapsed < 0.6
     assert "200 ms" in caught.value.message and caught.value.line in (1, 2)
 
@@ -152,3 +153,19 @@ def test_the_render_deadline_counts_cpu_not_waiting():
         with pytest.raises(RenderLimitExceeded):
             while time.thread_time() - started < 1.0:  # burning CPU, as a loop bomb does
                 tick()
+
+
+def test_the_render_deadline_leaves_out_garbage_collection():
+    """A full collection on a worker holding many rows may outlast the deadline by itself."""
+    import gc
+    import time
+
+    from templates.limits import RenderLimits, render_budget, tick
+
+    heap = [[i] for i in range(2_000_000)]  # containers the collector has to walk
+    with render_budget(RenderLimits(deadline_seconds=0.02)):
+        started = time.thread_time()
+        gc.collect()
+        assert time.thread_time() - started > 0.02, "the heap is too small to prove anything"
+        tick()
+    del heap

@@ -275,3 +275,55 @@ def test_a_scheduled_time_waits_then_runs_and_recurring_campaigns_run_again(app)
     # Each occurrence sends again: its own step in the keys.
     assert statuses(digest.id) == {"sent": 4}
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
+
+
+def test_editing_a_scheduled_campaign_moves_its_time_and_keeps_it_launchable(app):
+    make_template()
+    add_contacts(2, phone=False)
+    later = campaign(channels=["email"], schedule={"kind": "at", "at": (NOW + timedelta(days=2)).isoformat()})
+    service.launch(db.session, later.id, now=NOW)
+
+    service.update_campaign(db.session, later.id, now=NOW,
+                            schedule={"kind": "at", "at": (NOW + timedelta(days=10)).isoformat()})
+    db.session.commit()
+    assert db.session.get(Campaign, later.id).next_run_at == NOW + timedelta(days=10)
+    assert campaign_plans.start_due(db.session, NOW + timedelta(days=2, seconds=1)) == []
+
+    with pytest.raises(InvalidInput) as refused:  # the checks of a launch hold for an edit too
+        service.update_campaign(db.session, later.id, now=NOW, template="no-such-template")
+    db.session.rollback()
+    assert "No template 'no-such-template'" in refused.value.errors[0]["message"]
+    assert db.session.get(Campaign, later.id).template_key == "welcome"
+
+    service.update_campaign(db.session, later.id, now=NOW, schedule={"kind": "now"})
+    db.session.commit()
+    assert db.session.get(Campaign, later.id).next_run_at == NOW  # the scheduler's next round
+    assert len(campaign_plans.start_due(db.session, NOW + timedelta(seconds=1))) == 1
+    assert db.session.get(Campaign, later.id).status == "running"
+
+
+def test_a_throttled_campaign_keeps_its_pace_after_a_pause(app):
+    make_template()
+    add_contacts(10, phone=False)
+    launched = service.launch(db.session, campaign(channels=["email"], throttle_per_minute=2).id, now=NOW)
+    app.extensions["chorus_broker"].flush_all()
+    run_id = run_of(launched.id).id
+    campaign_plans.plan(db.session, launched.id, run_id, now=NOW, enqueue=False, max_pages=2)
+    first, second = db.session.scalars(select(CampaignBatch).order_by(CampaignBatch.position)).all()
+    assert campaign_plans.deliver(db.session, first.id, now=NOW, enqueue=False) == "done"
+    service.pause(db.session, launched.id)
+
+    back = NOW + timedelta(minutes=30)  # batch 1's time passed during the pause
+    service.resume(db.session, launched.id, now=back)
+    app.extensions["chorus_broker"].flush_all()
+    campaign_plans.plan(db.session, launched.id, run_id, now=back, enqueue=False)
+
+    db.session.expire_all()
+    pending = db.session.scalars(select(CampaignBatch.not_before).where(CampaignBatch.status == "pending")
+                                 .order_by(CampaignBatch.position)).all()
+    assert [int((at - back).total_seconds()) for at in pending] == [0, 60, 120, 180]
+    # A broker message sent for the old time finds the batch re-timed and waits its turn.
+    later = db.session.scalars(select(CampaignBatch).where(CampaignBatch.status == "pending")
+                               .order_by(CampaignBatch.position)).all()[1]
+    assert campaign_plans.deliver(db.session, later.id, now=back, enqueue=False) == "not_yet"
+    assert campaign_plans.deliver(db.session, later.id, now=back + timedelta(seconds=60), enqueue=False) == "done"
