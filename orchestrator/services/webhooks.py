@@ -1,10 +1,10 @@
 """Outbound webhooks: endpoints, the events they subscribe to, signed deliveries with retries.
 
-Every event Chorus announces after a commit (`orchestrator.services.status`: `message.<status>`
-for each status change, `contact.sms_opted_out`, `contact.unsubscribed`, …) becomes one
-delivery row per subscribed endpoint. Listeners buffer the events of a commit and one
-`after_commit` hook writes them in one INSERT and enqueues one actor message per batch, so a
-10,000-message batch costs one enqueue, not 10,000. With no endpoint subscribed (cached for a
+Every event a transaction announces (`orchestrator.services.status`: `message.<status>` for
+each status change, `contact.sms_opted_out`, `contact.unsubscribed`, …) becomes one delivery
+row per subscribed endpoint, written by a `before_commit` hook in one INSERT inside that same
+transaction, and one actor message per hundred rows is enqueued after it commits, so a
+10,000-message batch costs a few enqueues, not 10,000. With no endpoint subscribed (cached for a
 few seconds per process) an event costs a dict lookup.
 
 Each delivery is a JSON POST signed `Chorus-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
@@ -162,14 +162,8 @@ def subscribed(event_type: str, patterns: Iterable[str]) -> bool:
     return any(p in ("*", event_type, family) for p in patterns)
 
 
-def publish(events: Sequence[tuple[str, dict]], *, app=None, now: datetime | None = None) -> list[int]:
-    """One delivery row per (event, subscribed endpoint), one enqueue for all of them."""
-    app = app or current_app._get_current_object()
-    engine = app.extensions["chorus_engine"]
-    endpoints = _subscriptions.endpoints(engine)
-    if not endpoints or not events:
-        return []
-    now = now or utcnow()
+def _delivery_rows(events: Sequence[tuple[str, dict]], endpoints: list[tuple[int, tuple[str, ...]]],
+                   now: datetime) -> list[dict]:
     rows = []
     for event_type, payload in events:
         targets = [endpoint_id for endpoint_id, patterns in endpoints if subscribed(event_type, patterns)]
@@ -181,47 +175,67 @@ def publish(events: Sequence[tuple[str, dict]], *, app=None, now: datetime | Non
         rows.extend({"endpoint_id": endpoint_id, "event_id": event_id, "event_type": event_type,
                      "payload": document, "status": "pending", "attempts": 0, "next_attempt_at": now,
                      "created_at": now} for endpoint_id in targets)
+    return rows
+
+
+def _enqueue(ids: Sequence[int]) -> None:
+    from orchestrator.actors.webhooks import deliver_webhooks
+
+    for start in range(0, len(ids), 100):
+        deliver_webhooks.send(list(ids[start:start + 100]))
+
+
+def publish(events: Sequence[tuple[str, dict]], *, app=None, now: datetime | None = None) -> list[int]:
+    """One delivery row per (event, subscribed endpoint) in a transaction of its own, one
+    enqueue for all of them (events that have no transaction of their own to ride in)."""
+    app = app or current_app._get_current_object()
+    engine = app.extensions["chorus_engine"]
+    rows = _delivery_rows(events, _subscriptions.endpoints(engine), now or utcnow())
     if not rows:
         return []
     with engine.begin() as connection:
         ids = [r.id for r in connection.execute(insert(WebhookDelivery).returning(WebhookDelivery.id), rows)]
-    from orchestrator.actors.webhooks import deliver_webhooks
-
-    for start in range(0, len(ids), 100):
-        deliver_webhooks.send(ids[start:start + 100])
+    _enqueue(ids)
     return ids
 
 
-_buffer = threading.local()
+# The transactional outbox: a commit's events become delivery rows inside that same commit, so a
+# status change and its webhook stand or fall together (a crash after the commit leaves pending
+# rows, which the periodic sweep delivers; it never loses the event). Only the enqueue waits for
+# after the commit: a worker must not look for rows that are not there yet.
+QUEUED = "chorus_webhook_deliveries"
 
 
-def _collect(event_type: str, payload: dict) -> None:
-    """status listener: keep the commit's events; `_flush` publishes them together."""
-    if not has_app_context():
+@event.listens_for(Session, "before_commit")
+def _record_deliveries(session: Session) -> None:
+    events = status_events.pending_events(session)
+    if not events or not has_app_context():
         return
-    pending = getattr(_buffer, "events", None)
-    if pending is None:
-        pending = _buffer.events = []
-    pending.append((event_type, payload))
+    endpoints = _subscriptions.endpoints(current_app.extensions["chorus_engine"])
+    if not endpoints:
+        return
+    rows = _delivery_rows(events, endpoints, utcnow())
+    if rows:
+        ids = session.execute(insert(WebhookDelivery).returning(WebhookDelivery.id), rows).scalars().all()
+        session.info.setdefault(QUEUED, []).extend(ids)
 
 
 @event.listens_for(Session, "after_commit")
-def _flush(session: Session) -> None:
-    # Registered after status._fire_pending (this module imports it first), so it runs after
-    # the listeners have collected this commit's events.
-    pending = getattr(_buffer, "events", None)
-    if not pending:
+def _enqueue_recorded(session: Session) -> None:
+    ids = session.info.pop(QUEUED, None)
+    if not ids:
         return
-    _buffer.events = []
     try:
-        publish(pending)
-    except Exception:  # webhooks must never fail the commit that caused them
+        _enqueue(ids)
+    except Exception:  # the rows are committed: the periodic sweep hands them out
         import logging
 
-        logging.getLogger(__name__).exception("could not queue %d webhook events", len(pending))
+        logging.getLogger(__name__).exception("could not enqueue %d webhook deliveries", len(ids))
 
 
-status_events.connect(_collect)
+@event.listens_for(Session, "after_rollback")
+def _forget_recorded(session: Session) -> None:
+    session.info.pop(QUEUED, None)
 
 
 # --- delivery ----------------------------------------------------------------------------------

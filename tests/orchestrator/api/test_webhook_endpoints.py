@@ -77,3 +77,41 @@ def test_status_changes_arrive_signed_and_a_failure_is_retried(app, api, receive
 
     assert api.delete(f"/v1/webhook-endpoints/{created.json['id']}").status_code == 204
     assert api.get("/v1/webhook-endpoints").json == []
+
+
+def test_an_event_is_recorded_with_its_status_change_and_survives_a_lost_enqueue(app, api, receiver,
+                                                                                 private_allowed, monkeypatch):
+    from sqlalchemy import func, select
+
+    from orchestrator.models import Message, WebhookDelivery
+    from orchestrator.services.status import StatusChange, apply_statuses
+
+    created = api.post("/v1/webhook-endpoints", json={"url": receiver.url + "/hook", "event_types": ["message.*"]})
+    make_template()
+    [contact] = add_contacts(1)
+    from orchestrator.pipeline import deliver_batch
+
+    deliver_batch(db.session, job([contact], channels=["email"]), enqueue=False)
+    message_id = db.session.scalar(select(Message.id))
+
+    # Rolled back: neither the change nor its event.
+    apply_statuses(db.session, [StatusChange(message_id, "suppressed", webhooks.utcnow())])
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)
+                             .where(WebhookDelivery.event_type == "message.suppressed")) == 0
+
+    # Committed, but the broker is unreachable at that moment: the row is there for the sweep.
+    def broker_down(ids):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(webhooks, "_enqueue", broker_down)
+    apply_statuses(db.session, [StatusChange(message_id, "suppressed", webhooks.utcnow())])
+    db.session.commit()
+    monkeypatch.undo()
+    [pending] = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.event_type == "message.suppressed"))
+    assert pending.endpoint_id == created.json["id"] and pending.status == "pending"
+    sweep_at = webhooks.utcnow() + webhooks.timedelta(minutes=2)
+    assert pending.id in webhooks.due_deliveries(db.session, sweep_at)
+    report = webhooks.deliver(db.session, [pending.id], allow_private=True, timeout=5, now=sweep_at)
+    assert report.delivered == 1
+    assert receiver.requests[-1].json()["data"]["message_id"] == message_id
