@@ -76,23 +76,36 @@ def status_callback():
     if new_status is None or not sid:
         return Response(status=200)
     message = db.session.scalar(select(Message).where(Message.provider_id == sid, Message.channel == "sms"))
+    values: dict = {}
+    if message is None:
+        message = _not_yet_recorded(request.args.get("m"))
+        values = {"provider_id": sid}
     if message is None:
         # Answer 2xx anyway: Twilio would retry a message Chorus will never know.
         log.warning("twilio status for unknown message sid %s", sid)
         return Response(status=200)
     detail = {"twilio_status": form.get("MessageStatus") or form.get("SmsStatus")}
-    values = {}
-    if error_code:
+    if error_code and new_status in machine.FAILURES:
         detail["error_code"] = error_code
-        values = {"error_code": error_code, "error_detail": (form.get("ErrorMessage") or "")[:1000] or None}
-    moved = apply_status(db.session, message, new_status, at=utcnow(), source="twilio", detail=detail,
-                         values=values if new_status in machine.FAILURES else {})
+        values.update(error_code=error_code, error_detail=(form.get("ErrorMessage") or "")[:1000] or None)
+    elif error_code:
+        detail["error_code"] = error_code
+    moved = apply_status(db.session, message, new_status, at=utcnow(), source="twilio", detail=detail, values=values)
     if error_code == OPT_OUT_CODE and message.contact_id is not None:
         _set_opt_out(db.session, [message.contact_id], True, source="twilio_error")
     db.session.commit()
     log.info("twilio status %s (%s)", new_status, "applied" if moved else "ignored",
              extra={"message_id": message.id, "contact_id": message.contact_id})
     return Response(status=200)
+
+
+def _not_yet_recorded(message_id: str | None) -> Message | None:
+    """The SMS a callback's signed URL names, while its provider id is still unrecorded (the
+    sender records results a group at a time, and Twilio can be quicker)."""
+    if not message_id or not message_id.isdigit():
+        return None
+    return db.session.scalar(select(Message).where(Message.id == int(message_id), Message.channel == "sms",
+                                                   Message.provider_id.is_(None)))
 
 
 def _set_opt_out(session, contact_ids: list[int], opted_out: bool, *, source: str) -> None:

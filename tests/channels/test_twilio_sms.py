@@ -26,7 +26,7 @@ def test_success_sends_through_the_messaging_service_with_a_status_callback(sms_
         "To": "+14155552671",
         "Body": "Your code is 123456",
         "MessagingServiceSid": MESSAGING_SERVICE_SID,
-        "StatusCallback": f"{PUBLIC_URL}/webhooks/twilio/status",
+        "StatusCallback": f"{PUBLIC_URL}/webhooks/twilio/status?m=1",
     }
 
 
@@ -119,7 +119,7 @@ def test_status_callbacks_go_to_the_url_the_send_asked_for(sms_channel, twilio):
             channel.close()
         assert twilio.post_status(result.provider_id, "delivered").status_code == 204
         [callback] = receiver.requests
-    assert callback.path == "/webhooks/twilio/status"
+    assert callback.path == "/webhooks/twilio/status" and callback.query == {"m": ["1"]}
     assert callback.form()["MessageSid"] == result.provider_id
     assert callback.form()["MessageStatus"] == "delivered"
 

@@ -76,6 +76,19 @@ def test_unknown_sid_and_inbound_statuses_are_acknowledged(twilio_app):
     assert twilio_post(client, STATUS, callback("SMnope", "received")).status_code == 200
 
 
+def test_a_callback_that_outruns_the_recorded_provider_id_finds_its_message_by_the_signed_url(twilio_app):
+    client = twilio_app.test_client()
+    message = add_message("s8", provider_id=None, status="sending")
+    r = twilio_post(client, f"{STATUS}?m={message.id}", callback("SM8", "failed", ErrorCode="30003"))
+    assert r.status_code == 200
+    message = reload(message)
+    assert (message.status, message.provider_id, message.error_code) == ("undelivered", "SM8", "30003")
+    # A later callback finds it by its sid; one naming another message's id changes nothing.
+    other = add_message("s9", provider_id="SM9", status="sent")
+    assert twilio_post(client, f"{STATUS}?m={other.id}", callback("SMforged", "delivered")).status_code == 200
+    assert reload(other).status == "sent"
+
+
 def test_bad_missing_and_foreign_signatures_are_refused(twilio_app):
     client = twilio_app.test_client()
     message = add_message("s5", provider_id="SM5", status="sent")
