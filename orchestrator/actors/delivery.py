@@ -49,3 +49,11 @@ def sweep_messages() -> None:
     config = current_app.config
     sweep(db.session, now=utcnow(), sending_timeout=config["SENDING_TIMEOUT_SECONDS"],
           grace=config["SWEEP_GRACE_SECONDS"])
+
+
+@periodic(every_seconds=600)
+def purge_idempotency_keys() -> None:
+    """Idempotency keys live 24 hours; without this the table only grows."""
+    from orchestrator.services import idempotency
+
+    idempotency.purge_expired(db.session, utcnow())

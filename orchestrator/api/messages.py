@@ -160,8 +160,12 @@ class Messages(MethodView):
             if claim is not None:
                 idempotency.finish(db.session, claim, 202, answer)
 
+        # The claim's time joins the messages' keys: the same Idempotency-Key reused after it
+        # expired is a new request, and must not find the first request's messages. (Not the
+        # claim's id: SQLite hands a deleted row's id out again.)
+        message_key = key if claim is None else f"{key}@{int(now.timestamp() * 1_000_000)}"
         try:
-            return service.send_transactional(db.session, api_key_id=g.api_key.id, idempotency_key=key,
+            return service.send_transactional(db.session, api_key_id=g.api_key.id, idempotency_key=message_key,
                                               body=body, now=now, before_commit=keep_answer)
         except Exception:  # a refused request frees its key: the client may fix the body and retry
             db.session.rollback()

@@ -26,7 +26,8 @@ def test_a_send_answers_202_with_ids_then_status_and_timeline(app, api):
     drain(app)
 
     detail = api.get(f"/v1/messages/{sent[0]['id']}").json
-    assert detail["status"] == "sent" and detail["idempotency_key"].endswith(":k1:sms")
+    assert detail["status"] == "sent" and ":k1@" in detail["idempotency_key"] \
+        and detail["idempotency_key"].endswith(":sms")
     assert [e["status"] for e in detail["timeline"]] == ["queued", "sending", "sent"]
     listed = api.get("/v1/messages", query_string={"contact": "c0", "channel": "email"}).json
     assert [m["id"] for m in listed["data"]] == [sent[1]["id"]]
@@ -70,8 +71,22 @@ def test_an_expired_key_and_a_refused_request_free_the_key(app, api):
     db.session.execute(update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     again = _send(api, body, key="k")
-    assert again.status_code == 202  # a new send: the same message keys find the same rows
-    assert db.session.scalar(select(func.count()).select_from(Message)) == 1
+    assert again.status_code == 202  # forgotten after 24 hours: a new request, a new message
+    assert again.headers.get("Idempotent-Replayed") is None
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 2
+
+
+def test_expired_keys_are_purged_by_the_scheduler(app, api):
+    from orchestrator.actors.delivery import purge_idempotency_keys
+
+    make_template("otp", category="transactional")
+    body = {"template": "otp", "to": {"email": "a@example.com"}, "channels": ["email"]}
+    _send(api, body, key="old"), _send(api, body, key="new")
+    db.session.execute(update(IdempotencyKey).where(IdempotencyKey.key == "old")
+                       .values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    purge_idempotency_keys()
+    assert db.session.scalars(select(IdempotencyKey.key)).all() == ["new"]
 
 
 def test_input_errors_are_problems_not_crashes(app, api):
