@@ -144,19 +144,39 @@ def api_keys_create(name: str, kind: str) -> None:
     with app.app_context():
         issued = create_api_key(db.session, name, kind)
         db.session.commit()
-        click.echo(f"created {kind} key {issued.key.prefix} ({name}); it is shown only now:", err=True)
+        click.echo(f"created {kind} key #{issued.key.id} {issued.key.prefix} ({name}); it is shown only now:",
+                   err=True)
     click.echo(issued.secret)
+
+
+@api_keys.command("list")
+def api_keys_list() -> None:
+    """Every key: id, kind, prefix, name, last use, revoked (never a secret: none is kept)."""
+    from orchestrator.db import db
+    from orchestrator.services.api_keys import list_api_keys
+
+    app = _app()
+    with app.app_context():
+        for key in list_api_keys(db.session):
+            used = key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "never"
+            state = f"revoked {key.revoked_at.isoformat(timespec='seconds')}" if key.revoked_at else "active"
+            click.echo(f"{key.id}\t{key.kind}\t{key.prefix}\t{key.name}\tlast used {used}\t{state}")
 
 
 @api_keys.command("revoke")
 @click.argument("key_id", type=int)
 def api_keys_revoke(key_id: int) -> None:
+    """Revoke a key by its id (see `chorus api-keys list`); requests with it get 401 at once."""
     from orchestrator.db import db
+    from orchestrator.errors import ChorusError
     from orchestrator.services.api_keys import revoke_api_key
 
     app = _app()
     with app.app_context():
-        revoke_api_key(db.session, key_id)
+        try:
+            revoke_api_key(db.session, key_id)
+        except ChorusError as exc:
+            raise click.ClickException(exc.detail) from None
         db.session.commit()
     click.echo(f"revoked key {key_id}")
 

@@ -33,6 +33,19 @@ def test_db_upgrade_then_keys_and_users_from_the_command_line(tmp_path):
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip().splitlines()[-1]
     assert secret.startswith("chs_")
+    listed = run_chorus(["api-keys", "list"], env)
+    assert listed.returncode == 0, listed.stderr
+    [row] = listed.stdout.strip().splitlines()
+    key_id, kind, prefix, name, used, state = row.split("\t")
+    assert (kind, name, used, state) == ("secret", "backend", "last used never", "active")
+    assert secret.startswith(prefix + "_") and secret not in listed.stdout
+    other = run_chorus(["api-keys", "create", "old-service"], env).stdout.strip().splitlines()[-1]
+    old_id = run_chorus(["api-keys", "list"], env).stdout.strip().splitlines()[-1].split("\t")[0]
+    revoked = run_chorus(["api-keys", "revoke", old_id], env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "\trevoked " in run_chorus(["api-keys", "list"], env).stdout.strip().splitlines()[-1]
+    missing = run_chorus(["api-keys", "revoke", "999"], env)
+    assert missing.returncode != 0 and "No API key 999" in missing.stderr
     user = run_chorus(["users", "create", "Ops@Example.com", "--role", "editor"],
                       {**env, "CHORUS_NEW_USER_PASSWORD": "correct horse battery"})
     assert user.returncode == 0, user.stderr
@@ -46,6 +59,7 @@ def test_db_upgrade_then_keys_and_users_from_the_command_line(tmp_path):
     app = create_app({"DATABASE_URL": env["CHORUS_DATABASE_URL"]})
     with app.app_context():
         assert authenticate(db.session, secret) is not None
+        assert authenticate(db.session, other) is None  # revoked
         assert verify_login(db.session, "ops@example.com", "correct horse battery").role == "editor"
         assert verify_login(db.session, "ops@example.com", "wrong password!") is None
 
@@ -85,3 +99,61 @@ def test_a_worker_with_the_transactional_queue_polls_it_every_few_milliseconds()
     assert environ == {"dramatiq_worker_timeout": str(IDLE_POLL_MS)}
     procfile = (ROOT / "Procfile").read_text()
     assert "chorus worker --queues transactional" in procfile  # its own process: never behind a broadcast
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_chorus_demo_serves_the_ui_and_the_api_with_the_credentials_it_prints(tmp_path):
+    """The README's first command, as a new user runs it: a fresh folder, no services, no settings."""
+    import requests
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHORUS_")}
+    process = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "demo", "--port", str(port)], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "API key:" in line:
+                break
+        printed = "".join(lines)
+        assert "sign in:" in printed, printed
+        key = printed.split("API key:")[1].split()[0]
+        base = f"http://127.0.0.1:{port}"
+        assert requests.get(base + "/health", timeout=10).status_code == 200
+        contacts = requests.get(base + "/v1/contacts", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert contacts.status_code == 200 and len(contacts.json()["data"]) > 0
+        assert requests.get(base + "/v1/contacts", timeout=10).status_code == 401
+        page = requests.get(base + "/", timeout=10)
+        assert page.status_code == 200 and "Sign in" in page.text
+        assert (tmp_path / "instance").is_dir()  # the embedded database lives beside the user, not in the repo
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def test_the_scheduler_process_runs_its_periodic_jobs(tmp_path):
+    from orchestrator.app import create_app
+    from orchestrator.scheduler import JOBS, run_due
+
+    import orchestrator.worker  # noqa: F401 - registers the actors and their periodic jobs
+
+    url = f"sqlite:///{tmp_path / 'scheduler.sqlite3'}"
+    assert run_chorus(["db", "upgrade"], {"CHORUS_DATABASE_URL": url}).returncode == 0
+    app = create_app({"DATABASE_URL": url, "BROKER": "inprocess", "TESTING": True})
+    from orchestrator.broker import activate_broker
+
+    activate_broker(app)
+    ran = run_due(app, now=0.0)
+    names = {job.name for job in JOBS}
+    assert set(ran) == names and len(names) >= 6
+    assert any(name.endswith("sweep_messages") for name in names)
+    assert any(name.endswith("purge_idempotency_keys") for name in names)
+    app.extensions["chorus_broker"].flush_all()
