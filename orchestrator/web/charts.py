@@ -30,13 +30,13 @@ def nice_max(value: float) -> float:
     return 10 * exponent
 
 
-def _frame(title: str, top: float, labels: list[str], every: int, x_of) -> list[str]:
-    parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+def _frame(title: str, top: float, labels: list[str], every: int, x_of, width: int = WIDTH) -> list[str]:
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" role="img" aria-label="{escape(title)}" '
              f'preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>']
     plot = HEIGHT - TOP - BOTTOM
     for fraction in (0, .5, 1):
         y = TOP + plot * (1 - fraction)
-        parts.append(f'<line class="grid-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<line class="grid-line" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         value = top * fraction
         text = f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{text}</text>')
@@ -72,15 +72,16 @@ def stacked_bars(labels: list[str], series: dict[str, list[int]], title: str) ->
     return Markup("".join(parts))
 
 
-def grouped_bars(labels: list[str], series: dict[str, list[int]], title: str) -> Markup:
-    """Bars side by side per label, one per series (e.g. sent, delivered, opened per hour)."""
+def grouped_bars(labels: list[str], series: dict[str, list[int]], title: str, width: int = WIDTH) -> Markup:
+    """Bars side by side per label, one per series (e.g. sent, delivered, opened per hour).
+    A narrower `width` (for a half-width card) keeps the text readable."""
     count = max(len(labels), 1)
     top = nice_max(max((max(v, default=0) for v in series.values()), default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / count
     bar = max(min(slot * .8 / max(len(series), 1), 40), 1)
-    every = max(1, math.ceil(count / 8))
-    parts = _frame(title, top, labels, every, lambda n: LEFT + slot * n + slot / 2)
+    every = max(1, math.ceil(count / max(2, width // 100)))
+    parts = _frame(title, top, labels, every, lambda n: LEFT + slot * n + slot / 2, width)
     for n in range(len(labels)):
         start = LEFT + slot * n + (slot - bar * len(series)) / 2
         for position, (key, values) in enumerate(series.items()):
@@ -115,3 +116,34 @@ def legend(keys: list[str], names: dict[str, str] | None = None) -> Markup:
         f'<li style="--swatch:{color_for(key, n)}">{escape((names or {}).get(key, key))}</li>'
         for n, key in enumerate(keys))
     return Markup(f'<ul class="legend">{items}</ul>')
+
+
+def intervals(rows: list[tuple[str, float, float, float, str]], title: str) -> Markup:
+    """Estimates with their confidence intervals around zero, one row each: (label, low,
+    estimate, high, colour), values in percentage points (lift against a holdout)."""
+    row_h, label_w, width, pad = 30, 110, 460, 14
+    height = row_h * max(len(rows), 1) + 26
+    reach = max((max(abs(low), abs(high)) for _, low, _, high, _ in rows), default=0)
+    # A difference of two rates lies within ±100 points; a small sample's interval may not.
+    top = min(nice_max(reach), 100) if reach else 1
+    plot_w = width - label_w - 2 * pad
+
+    def x(value: float) -> float:
+        value = max(-top, min(top, value))
+        return label_w + pad + plot_w * (value + top) / (2 * top)
+
+    parts = [f'<svg class="chart bars intervals" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+             f'<line class="zero-line" x1="{x(0):.1f}" x2="{x(0):.1f}" y1="2" y2="{height - 20}"/>']
+    for value, anchor in ((-top, "start"), (0, "middle"), (top, "end")):
+        text = f"{value:+g} pts" if value else "0"
+        parts.append(f'<text x="{x(value):.1f}" y="{height - 6}" text-anchor="{anchor}">{text}</text>')
+    for n, (label, low, estimate, high, color) in enumerate(rows):
+        y = n * row_h + 16
+        parts.append(f'<text x="{label_w - 8}" y="{y + 4}" text-anchor="end">{escape(label)}</text>')
+        parts.append(f'<line x1="{x(low):.1f}" x2="{x(high):.1f}" y1="{y}" y2="{y}" stroke="{color}" '
+                     f'stroke-width="3" stroke-linecap="round"/>')
+        parts.append(f'<circle cx="{x(estimate):.1f}" cy="{y}" r="5" fill="{color}">'
+                     f'<title>{escape(label)}: {estimate:+.1f} pts ({low:+.1f} to {high:+.1f})</title></circle>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -53,15 +53,18 @@ def ui_blueprint(name: str, import_name: str, **options) -> Blueprint:
 
 
 
-def paged(fetch: Callable[[str | None], tuple[list, str | None]], endpoint: str, **filters):
+def paged(fetch: Callable[[str | None], tuple[list, str | None]], endpoint: str, *, param: str = "cursor",
+          anchor: str = "", **filters):
     """(rows, next page URL, first page URL) of a keyset-paged list; `fetch(cursor)` is the
-    service's list call. A cursor that is not one of ours (edited by hand) starts over."""
-    cursor = request.args.get("cursor") or None
+    service's list call. A cursor that is not one of ours (edited by hand) starts over. A page
+    with several lists gives each its own `param` (and `anchor`, to land back at that list),
+    passing the others' cursors as filters so they stay where they are."""
+    cursor = request.args.get(param) or None
     try:
         rows, next_cursor = fetch(cursor)
     except ChorusError:
         cursor = None
         rows, next_cursor = fetch(None)
     given = {key: value for key, value in filters.items() if value}
-    return (rows, url_for(endpoint, cursor=next_cursor, **given) if next_cursor else None,
-            url_for(endpoint, **given) if cursor else None)
+    return (rows, url_for(endpoint, **{param: next_cursor}, **given) + anchor if next_cursor else None,
+            url_for(endpoint, **given) + anchor if cursor else None)

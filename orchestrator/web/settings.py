@@ -8,15 +8,16 @@ from sqlalchemy import select
 from orchestrator.api.webhook_endpoints import EndpointInSchema
 from orchestrator.db import db
 from orchestrator.errors import ChorusError, NotFound
-from orchestrator.models import ROLES, User, utcnow
-from orchestrator.services.api_keys import PREFIXES, create_api_key, list_api_keys, revoke_api_key
+from orchestrator.models import ROLES, ApiKey, User, WebhookEndpoint, utcnow
+from orchestrator.services.api_keys import PREFIXES, create_api_key, revoke_api_key
 from orchestrator.services.channels import channel_settings, channels_for
 from orchestrator.services.users import create_user
 from orchestrator.services import webhooks as webhook_service
 from orchestrator.web.audit_trail import record
 from orchestrator.web.auth import current_user, login_required, role_required
 from orchestrator.web.forms import errors_of, load_form
-from orchestrator.web.pages import ui_blueprint
+from orchestrator.services.pagination import decode_cursor, page
+from orchestrator.web.pages import paged, ui_blueprint
 
 bp = ui_blueprint("ui_settings", __name__, url_prefix="/settings")
 
@@ -26,9 +27,17 @@ class ApiKeyCreateSchema(Schema):
     kind = fields.String(load_default="secret", validate=validate.OneOf(list(PREFIXES)))
 
 
+PAGE_SIZE = 25
+LIST_PARAMS = ("keys_cursor", "users_cursor", "webhooks_cursor")
+
+
 class UserCreateSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=320))
     password = fields.String(required=True, validate=validate.Length(min=10, max=1024))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class RoleSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
 
@@ -54,16 +63,34 @@ def channel_status() -> list[dict]:
     } for key in registry.keys()]
 
 
+def _keyset(model, param: str, anchor: str, *where):
+    """One settings list, a page at a time in id order (its own cursor `param`)."""
+    others = {p: request.args.get(p) for p in LIST_PARAMS if p != param}
+
+    def fetch(cursor):
+        query = select(model).where(*where).order_by(model.id).limit(PAGE_SIZE + 1)
+        after = decode_cursor(cursor)
+        if after is not None:
+            query = query.where(model.id > after)
+        return page(list(db.session.scalars(query)), PAGE_SIZE)
+
+    rows, next_url, first_url = paged(fetch, ".index", param=param, anchor=anchor, **others)
+    return {"rows": rows, "next_url": next_url, "first_url": first_url}
+
+
 def _page(**context):
     user = current_user()
     admin = user.role == "admin"
     context.setdefault("errors", {})
+    empty = {"rows": [], "next_url": None, "first_url": None}
     return render_template(
         "settings/index.html",
         channels=channel_status(),
-        api_keys=list_api_keys(db.session) if admin else [],
-        users=list(db.session.scalars(select(User).order_by(User.id))) if admin else [],
-        webhooks=webhook_service.list_endpoints(db.session) if admin else [],
+        api_keys=_keyset(ApiKey, "keys_cursor", "#api-keys") if admin else empty,
+        users=_keyset(User, "users_cursor", "#users") if admin else empty,
+        # The endpoints the webhooks service lists: the active ones (a removed one keeps its log).
+        webhooks=_keyset(WebhookEndpoint, "webhooks_cursor", "#webhooks", WebhookEndpoint.active.is_(True))
+        if admin else empty,
         roles=ROLES, kinds=list(PREFIXES), **context,
     )
 
@@ -117,12 +144,38 @@ def create_account():
     return _page(user_errors=errors, user_values=values), 422
 
 
-@bp.post("/users/<int:user_id>/access")
-@role_required("admin")
-def toggle_access(user_id):
+def _other_user(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"No user {user_id}.")
+    return user
+
+
+@bp.post("/users/<int:user_id>/role")
+@role_required("admin")
+def change_role(user_id):
+    user = _other_user(user_id)
+    if user.id == current_user().id:
+        # So there is always an admin left: another admin can change yours.
+        flash("You cannot change your own role; ask another admin.", "error")
+        return redirect(url_for(".index") + "#users")
+    data, errors = load_form(RoleSchema(), request.form, ["role"])
+    if data is None:
+        flash(f"Role: {' '.join(errors.get('role', ['not valid']))}", "error")
+        return redirect(url_for(".index") + "#users")
+    before = user.role
+    if data["role"] != before:
+        user.role = data["role"]
+        record("user.role_changed", "user", user.id, email=user.email, before=before, after=user.role)
+        db.session.commit()
+        flash(f"{user.email} is now {user.role} (was {before}).", "success")
+    return redirect(url_for(".index") + "#users")
+
+
+@bp.post("/users/<int:user_id>/access")
+@role_required("admin")
+def toggle_access(user_id):
+    user = _other_user(user_id)
     if user.id == current_user().id:
         flash("You cannot disable your own account.", "error")
         return redirect(url_for(".index") + "#users")

@@ -116,5 +116,7 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    # From the top: scrolled down, the sticky top bar would be drawn across the middle.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True)
     return path

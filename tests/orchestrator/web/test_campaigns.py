@@ -96,3 +96,69 @@ def test_launch_pause_resume_cancel_and_the_report(as_role, users):
 
 def test_empty_campaign_list_says_what_to_do(as_role):
     assert "No campaigns yet" in as_role("editor").get("/campaigns").get_data(as_text=True)
+
+
+def sent_campaign(editor, channels=("email",)) -> int:
+    """A launched A/B campaign with a holdout, its messages sent on `channels` and a few goal events."""
+    from datetime import timedelta
+
+    from orchestrator.models import Contact, Message, utcnow
+    from orchestrator.services.events import ingest_events
+
+    ready(editor)
+    campaign_id = build(editor)
+    campaign = db.session.get(Campaign, campaign_id)
+    campaign.status, campaign.launched_at = "completed", utcnow()
+    upsert_contacts(db.session, [{"external_id": f"p{n}", "email": f"p{n}@example.com"} for n in range(40)])
+    db.session.flush()
+    people = list(db.session.scalars(select(Contact).where(Contact.external_id.like("p%")).order_by(Contact.id)))
+    sent_at = utcnow() - timedelta(hours=2)
+    for n, person in enumerate(people):
+        variant = ("A", "B", "holdout")[n % 3]
+        for channel in channels if variant != "holdout" else ("email",):
+            db.session.add(Message(
+                idempotency_key=f"t:{n}:{channel}", contact_id=person.id, campaign_id=campaign_id, variant=variant,
+                category="marketing", channel=channel, status="skipped" if variant == "holdout" else
+                ("delivered" if channel == "sms" else "sent"), reason="holdout" if variant == "holdout" else None,
+                sent_at=None if variant == "holdout" else sent_at, created_at=sent_at))
+    db.session.commit()
+    converted = [p for n, p in enumerate(people) if n % 3 == 0 or (n % 3 == 1 and n % 2) or n == 2]
+    ingest_events(db.session, [{"external_id": p.external_id, "name": "order_completed",
+                                "timestamp": sent_at + timedelta(minutes=30)} for p in converted])
+    db.session.commit()
+    return campaign_id
+
+
+def test_the_report_shows_confidence_intervals_variant_funnels_and_no_sandbox_delivery_rate(as_role):
+    editor = as_role("editor")
+    campaign_id = sent_campaign(editor)
+    page = editor.get(f"/campaigns/{campaign_id}/report").get_data(as_text=True)
+    delivered = re.search(r'data-testid="delivered">([^<]*)<', page).group(1)
+    assert delivered == "—", "sandbox email never reports delivery: unknown, not 0%"
+    assert "sandbox: no delivery receipts" in page
+    assert page.count('data-testid="variant-funnel"') == 2 and "Funnel of variant A" in page
+    assert re.search(r'data-testid="variant-ci">[+-]\d+\.\d pts <span class="help">\(95% CI [+-]\d+\.\d to [+-]\d+\.\d\)',
+                     page), "each variant's difference with its confidence interval"
+    assert 'data-testid="total-ci"' in page and 'class="chart bars intervals"' in page
+    assert ">Delivered<" not in page.split("Funnel, all channels")[1].split("</svg>")[0], \
+        "no Delivered stage without receipts"
+
+
+def test_a_channel_with_receipts_keeps_its_delivery_rate(as_role):
+    editor = as_role("editor")
+    campaign_id = sent_campaign(editor, channels=("email", "sms"))
+    from orchestrator.services.campaign_stats import stats
+    from orchestrator.web.delivery import delivery_figures, without_receipts
+
+    figures = stats(db.session, db.session.get(Campaign, campaign_id))
+    no_receipts = without_receipts({"email"})
+    assert no_receipts == {"email": "sandbox", "inapp": "in-app"}
+    assert delivery_figures(figures["channels"], no_receipts) == {
+        "rate": 1.0, "delivered": figures["totals"]["delivered"], "sent": figures["totals"]["delivered"],
+        "failed": 0, "left_out": ["email"],
+        "sandbox_only": False, "hint": "sandbox Email left out: no delivery receipts"}
+    assert delivery_figures(figures["channels"], {})["rate"] == 0.5
+    assert delivery_figures([], no_receipts)["rate"] is None
+    only_inbox = [{"channel": "inapp", "sent": 3, "delivered": 0, "failed": 0},
+                  {"channel": "email", "sent": 3, "delivered": 0, "failed": 1}]
+    assert delivery_figures(only_inbox, no_receipts)["hint"] == "no delivery receipts from In-app, sandbox Email"

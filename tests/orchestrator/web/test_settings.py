@@ -78,3 +78,63 @@ def test_webhook_endpoints_are_added_with_a_secret_shown_once_and_removed(as_rol
     db.session.expire_all()
     assert db.session.get(WebhookEndpoint, endpoint.id).active is False
     assert as_role("editor").post("/settings/webhooks", {"url": "https://x.example", "event_types": "*"}).status_code == 403
+
+
+def test_admin_changes_a_role_audited_but_not_their_own(as_role, users):
+    admin = as_role("admin")
+    page = admin.get("/settings").get_data(as_text=True)
+    assert f'action="/settings/users/{users["viewer"].id}/role"' in page
+    assert f'action="/settings/users/{users["admin"].id}/role"' not in page, "no role menu for yourself"
+    assert admin.post(f"/settings/users/{users['viewer'].id}/role", {"role": "editor"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, users["viewer"].id).role == "editor"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "user.role_changed"))
+    assert entry.user_id == users["admin"].id and entry.details == {
+        "email": "viewer@chorus.test", "before": "viewer", "after": "editor"}
+    # The new role applies to their next request.
+    promoted = as_role("viewer")
+    assert promoted.get("/segments/new").status_code == 200
+    admin.post(f"/settings/users/{users['admin'].id}/role", {"role": "viewer"})
+    admin.post(f"/settings/users/{users['editor'].id}/role", {"role": "owner"})
+    db.session.expire_all()
+    assert db.session.get(User, users["admin"].id).role == "admin"
+    assert db.session.get(User, users["editor"].id).role == "editor"
+    assert as_role("editor").post(f"/settings/users/{users['viewer'].id}/role", {"role": "admin"}).status_code == 403
+
+
+def test_a_deactivated_user_is_signed_out_and_the_change_audited(as_role, users):
+    admin = as_role("admin")
+    viewer = as_role("viewer")
+    admin.post(f"/settings/users/{users['viewer'].id}/access", {"enable": "0"})
+    assert viewer.get("/segments").status_code == 302, "signed out at the next click"
+    actions = set(db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == str(users["viewer"].id))))
+    assert "user.disabled" in actions
+
+
+def test_users_keys_and_webhooks_paginate(as_role, sqlite_app, monkeypatch):
+    from orchestrator.models import WebhookEndpoint
+    from orchestrator.services.api_keys import create_api_key
+    from orchestrator.services.users import create_user
+    from orchestrator.web.settings import PAGE_SIZE
+
+    for n in range(PAGE_SIZE + 2):
+        create_api_key(db.session, f"key {n:02}", "secret")
+        create_user(db.session, f"person{n:02}@chorus.test", "long enough pw", "viewer")
+        db.session.add(WebhookEndpoint(url=f"https://hooks.example/{n:02}", event_types=["*"], secret="s",
+                                       description=""))
+    db.session.commit()
+    admin = as_role("admin")
+    first = admin.get("/settings").get_data(as_text=True)
+    assert "key 00" in first and f"key {PAGE_SIZE + 1:02}" not in first
+    assert "hooks.example/00" in first and f"hooks.example/{PAGE_SIZE + 1:02}" not in first
+    links = dict(re.findall(r'href="(/settings\?([a-z]+)_cursor=[^"#]+)#', first.replace("&amp;", "&"))[i][::-1]
+                 for i in range(3))
+    assert set(links) == {"keys", "users", "webhooks"}
+    keys = admin.get(links["keys"]).get_data(as_text=True)
+    assert f"key {PAGE_SIZE + 1:02}" in keys and "key 00" not in keys
+    assert "hooks.example/00" in keys, "the other lists stay on their page"
+    users_page = admin.get(links["users"]).get_data(as_text=True)
+    assert f"person{PAGE_SIZE + 1:02}@chorus.test" in users_page
+    hooks = admin.get(links["webhooks"]).get_data(as_text=True)
+    assert f"hooks.example/{PAGE_SIZE + 1:02}" in hooks and "← First page" in hooks
+    assert admin.get("/settings?keys_cursor=nonsense").status_code == 200, "a bad cursor starts over"
