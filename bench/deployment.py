@@ -32,7 +32,8 @@ class Deployment:
         engine.dispose()
         self.env = {"CHORUS_DATABASE_URL": self.database_url, "CHORUS_BROKER": "redis",
                     "CHORUS_REDIS_URL": REDIS_URL, "CHORUS_QUEUE_NAMESPACE": f"chorus-bench-{uuid.uuid4().hex[:8]}",
-                    "CHORUS_SECRET_KEY": "bench", "CHORUS_LOG_LEVEL": "WARNING", **settings}
+                    "CHORUS_SECRET_KEY": "chorus-bench-secret-key-not-for-production", "CHORUS_LOG_LEVEL": "WARNING",
+                    **settings}
         self.processes: list[subprocess.Popen] = []
         from orchestrator.app import create_app
         from orchestrator.config import from_environ

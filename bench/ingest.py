@@ -63,7 +63,8 @@ def main() -> None:
     url = fresh_database(args.admin_url, "chorus_bench_ingest")
     port = free_port()
     env = {**os.environ, "CHORUS_DATABASE_URL": url, "CHORUS_BROKER": "redis",
-           "CHORUS_QUEUE_NAMESPACE": f"chorus-bench-{uuid.uuid4().hex[:6]}", "CHORUS_LOG_LEVEL": "WARNING"}
+           "CHORUS_QUEUE_NAMESPACE": f"chorus-bench-{uuid.uuid4().hex[:6]}", "CHORUS_LOG_LEVEL": "WARNING",
+           "CHORUS_SECRET_KEY": "chorus-bench-secret-key-not-for-production"}
     key = subprocess.run([sys.executable, "-m", "orchestrator.cli", "api-keys", "create", "bench"],
                          env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",

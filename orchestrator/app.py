@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config_table.from_environ())
     app.config.update(config or {})
     app.config["BROKER"] = config_table.resolve_broker(app.config)
+    config_table.check_secret_key(app.config)
     app.config.update(
         API_TITLE="Chorus",
         API_VERSION="v1",

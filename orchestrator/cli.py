@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sys
+from pathlib import Path
 
 import click
 
@@ -12,8 +14,12 @@ IDLE_POLL_MS = 1000
 
 def _app():
     from orchestrator.app import create_app
+    from orchestrator.config import InsecureSecretKey
 
-    return create_app()
+    try:
+        return create_app()
+    except InsecureSecretKey as refused:
+        raise click.ClickException(str(refused)) from None
 
 
 @click.group()
@@ -29,6 +35,8 @@ def demo(host: str, port: int) -> None:
     os.environ.setdefault("CHORUS_DATABASE_URL", "sqlite:///instance/chorus-demo.sqlite3")
     os.environ["CHORUS_BROKER"] = "inprocess"
     os.environ["CHORUS_DEMO"] = "true"
+    if not os.environ.get("CHORUS_SECRET_KEY"):
+        os.environ["CHORUS_SECRET_KEY"] = demo_secret_key(instance_folder(os.environ["CHORUS_DATABASE_URL"]))
     os.environ.setdefault("CHORUS_PUBLIC_URL", f"http://{host}:{port}")
     from werkzeug.serving import run_simple
 
@@ -48,6 +56,32 @@ def demo(host: str, port: int) -> None:
     click.echo(f"  API key:  {seeded['api_key']}")
     click.echo(f"  try:      curl -H 'Authorization: Bearer {seeded['api_key']}' http://{host}:{port}/v1/contacts")
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+def instance_folder(database_url: str) -> Path:
+    """Where the demo keeps its files: beside its SQLite database (`instance/` by default)."""
+    if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
+        return Path(database_url.removeprefix("sqlite:///")).expanduser().parent
+    return Path("instance")
+
+
+def demo_secret_key(folder: Path) -> str:
+    """The demo's own random SECRET_KEY, made on first run and kept (owner-only) in `folder`,
+    so sessions and signed links survive a restart and no two installs share a key."""
+    path = folder / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another demo process made it meanwhile
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(key + "\n")
+    return key
 
 
 @main.command()
@@ -110,8 +144,6 @@ def db_upgrade(revision: str) -> None:
 
     url = from_environ()["DATABASE_URL"]
     if url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     upgrade(url, revision)
     click.echo(f"database at {revision}")

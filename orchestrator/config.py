@@ -32,6 +32,16 @@ class Setting:
     default: Any
     help: str
     secret: bool = False
+    # When it must be set (the README table says so); empty: never, the default always works.
+    required: str = ""
+
+
+INSECURE_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class InsecureSecretKey(RuntimeError):
+    """CHORUS_SECRET_KEY is the development default or too short outside the embedded mode."""
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -46,9 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
             "AMQP URL when `CHORUS_BROKER=rabbitmq`."),
     Setting("CHORUS_QUEUE_NAMESPACE", "QUEUE_NAMESPACE", str, "chorus",
             "Prefix of Chorus's Redis keys and queue names; lets several installs share a Redis."),
-    Setting("CHORUS_SECRET_KEY", "SECRET_KEY", str, "dev-insecure-change-me",
-            "Signs sessions, tracking and unsubscribe links, inbox user hashes. Set it in production.",
-            secret=True),
+    Setting("CHORUS_SECRET_KEY", "SECRET_KEY", str, INSECURE_SECRET_KEY,
+            f"Signs sessions, tracking and unsubscribe links, inbox user hashes. At least {MIN_SECRET_KEY_LENGTH} "
+            "random characters (`python -c 'import secrets; print(secrets.token_urlsafe(48))'`): Chorus refuses "
+            "to start with a shorter one or the development default. `chorus demo` makes one and keeps it in "
+            "its instance folder.",
+            secret=True, required="outside the embedded mode (SQLite with the `inprocess` broker)"),
     Setting("CHORUS_PUBLIC_URL", "PUBLIC_URL", str, "http://127.0.0.1:5000",
             "Base URL providers and recipients reach Chorus at (webhooks, links)."),
     Setting("CHORUS_INPROCESS_WORKER_THREADS", "INPROCESS_WORKER_THREADS", int, 4,
@@ -133,9 +146,36 @@ def resolve_broker(values: dict[str, Any]) -> str:
     return "inprocess" if values["DATABASE_URL"].startswith("sqlite") else "redis"
 
 
+def embedded(values: dict[str, Any]) -> bool:
+    """The zero-set-up mode: SQLite and in-process workers on one machine, `chorus demo`, or tests."""
+    if values.get("TESTING") or values.get("DEMO"):
+        return True
+    return values["DATABASE_URL"].startswith("sqlite") and resolve_broker(values) == "inprocess"
+
+
+def check_secret_key(values: dict[str, Any]) -> None:
+    """Refuse a guessable SECRET_KEY outside the embedded mode: sessions, unsubscribe links and
+    inbox user hashes signed with it could be forged by anyone who knows (or guesses) it."""
+    if embedded(values):
+        return
+    key = values.get("SECRET_KEY") or ""
+    if not key or key == INSECURE_SECRET_KEY:
+        problem = "is not set (or is the development default)"
+    elif len(key) < MIN_SECRET_KEY_LENGTH:
+        problem = f"is {len(key)} characters long"
+    else:
+        return
+    raise InsecureSecretKey(
+        f"CHORUS_SECRET_KEY {problem}: set it to at least {MIN_SECRET_KEY_LENGTH} random characters, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`. It signs sessions, tracking and "
+        "unsubscribe links and inbox user hashes, which a known or short key lets anyone forge. Only the "
+        "embedded mode (SQLite with the in-process broker, or `chorus demo`) starts without one.")
+
+
 def markdown_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for s in SETTINGS:
         default = "" if s.secret and s.default else s.default
-        rows.append(f"| `{s.env}` | `{default}` | {s.help} |")
+        meaning = f"**Required** {s.required}. {s.help}" if s.required else s.help
+        rows.append(f"| `{s.env}` | `{default}` | {meaning} |")
     return "\n".join(rows)

@@ -21,6 +21,8 @@ from orchestrator.services.api_keys import create_api_key
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("CHORUS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CHORUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Long enough for the production check (processes started without TESTING run it).
+SECRET_KEY = "chorus-tests-secret-key-not-for-production"
 
 
 def unavailable(service: str, why: str):
@@ -84,7 +86,7 @@ def base_config(database_url: str, **overrides) -> dict:
         "TESTING": True,
         "DATABASE_URL": database_url,
         "BROKER": "inprocess",
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": SECRET_KEY,
         "PUBLIC_URL": "https://chorus.test",
         "QUEUE_NAMESPACE": f"chorus-test-{uuid.uuid4().hex[:8]}",
         "REDIS_URL": REDIS_URL,

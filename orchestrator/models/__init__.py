@@ -5,12 +5,13 @@ from orchestrator.models.contacts import CHANNEL_KEYS, Contact, Device, Event, P
 from orchestrator.models.idempotency import IdempotencyKey
 from orchestrator.models.imports import ContactImport
 from orchestrator.models.messages import InboxItem, Message, MessageEvent, OutboxEntry
+from orchestrator.models.opt_outs import SmsOptOut
 from orchestrator.models.webhooks import WebhookDelivery, WebhookEndpoint
 from orchestrator.models.templates import Template, TemplateVersion
 
 __all__ = [
     "ROLES", "ApiKey", "AuditEntry", "User", "Model", "metadata", "utcnow", "CHANNEL_KEYS",
     "Contact", "Device", "Event", "Preference", "Topic", "InboxItem", "Message", "MessageEvent",
-    "OutboxEntry", "IdempotencyKey", "WebhookDelivery", "WebhookEndpoint", "Template", "TemplateVersion",
+    "OutboxEntry", "SmsOptOut", "IdempotencyKey", "WebhookDelivery", "WebhookEndpoint", "Template", "TemplateVersion",
     "ContactImport", "Campaign", "CampaignBatch", "CampaignRun", "CampaignVariant", "Segment", "TriggerEntry",
 ]

@@ -22,7 +22,7 @@ from orchestrator.pipeline import caps, record
 from orchestrator.pipeline.dispatch import enqueue_sends
 from orchestrator.pipeline.halts import campaign_halted
 from orchestrator.pipeline.job import DeliveryJob, JobError
-from orchestrator.pipeline.recipients import LoadedRecipient, inline_recipient, load_contacts
+from orchestrator.pipeline.recipients import LoadedRecipient, load_contacts, load_inline
 from orchestrator.pipeline.render import LoadedTemplate, RenderFailed, has_channel, load_template, render_one
 from orchestrator.pipeline.send import SendReport, send_claimed
 from orchestrator.pipeline.tracking import email_tracking
@@ -64,7 +64,7 @@ def deliver_batch(session: Session, job_dict: Mapping[str, Any], *, now: datetim
     job = _with_channels(job, channels)
     policy = job.policy(app.config["DEFAULT_TIMEZONE"])
     recipients = load_contacts(session, job.contact_ids)
-    recipients += [inline_recipient(to, index) for index, to in enumerate(job.recipients)]
+    recipients += load_inline(session, job.recipients)
     ledger = caps.ledger_for(app) if caps.applies(policy) else None
     max_age = timedelta(seconds=app.config["MESSAGE_MAX_AGE"])
 

@@ -1,9 +1,10 @@
 """Load a batch of recipients: one query each for contacts, devices and preferences (ids as one
-array parameter on PostgreSQL: no statement with thousands of placeholders to build and parse)."""
+array parameter on PostgreSQL: no statement with thousands of placeholders to build and parse),
+and one of the SMS opt-out list for the inline recipients' numbers."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from campaigns.decisions import Recipient
 from orchestrator.models import Contact, Device, Preference
 from orchestrator.pipeline.record import among
+from orchestrator.services import sms_opt_outs
 
 CHUNK = 5000  # ids per IN list: well under every driver's parameter limit
 
@@ -81,11 +83,19 @@ def load_contacts(session: Session, contact_ids: Iterable[int]) -> list[LoadedRe
     return loaded
 
 
-def inline_recipient(to: Mapping[str, Any], index: int = 0) -> LoadedRecipient:
-    """Someone who is not a contact yet (the API's inline `to`): addresses only, no preferences."""
+def inline_recipient(to: Mapping[str, Any], index: int = 0, *, sms_opted_out: bool = False) -> LoadedRecipient:
+    """Someone who is not a contact yet (the API's inline `to`): addresses only, no preferences
+    but the number's own STOP (`sms_opted_out`, from the opt-out list)."""
     token = to.get("push_token")
     recipient = Recipient(contact_id=0, email=to.get("email"), phone=to.get("phone"),
-                          push_tokens=(token,) if token else ())
+                          push_tokens=(token,) if token else (), sms_opted_out=sms_opted_out)
     scope = {"email": to.get("email"), "phone": to.get("phone"), "locale": to.get("locale"), "attributes": {}}
     platforms = {token: to.get("platform") or "android"} if token else {}
     return LoadedRecipient(f"inline{index}", recipient, None, scope, to.get("locale"), platforms)
+
+
+def load_inline(session: Session, recipients: Sequence[Mapping[str, Any]]) -> list[LoadedRecipient]:
+    """The inline recipients of a batch, their numbers checked against the opt-out list in one query."""
+    stopped = sms_opt_outs.opted_out(session, (to.get("phone") for to in recipients)) if recipients else set()
+    return [inline_recipient(to, index, sms_opted_out=(to.get("phone") or "").strip() in stopped)
+            for index, to in enumerate(recipients)]

@@ -4,8 +4,9 @@
   jitter (at least the provider's Retry-After), unless that is past the row's `expires_at`:
   then `failed` with reason `expired` — a dead letter, retryable from the API.
 * PermanentError: `failed` with the provider's code. A dead push token is deleted, a carrier
-  opt-out marks the contact's number opted out, and with the `fallback` strategy the next
-  channel's message (rendered when the batch was decided) gets its own row and is sent.
+  opt-out puts the number on the `sms_opt_outs` list (a contact's or an inline recipient's)
+  and marks the contact opted out, and with the `fallback` strategy the next channel's
+  message (rendered when the batch was decided) gets its own row and is sent.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from channels import Failed, PermanentError
 from orchestrator.models import Contact, Device
 from orchestrator.pipeline import record
+from orchestrator.services import sms_opt_outs
 from orchestrator.services.status import StatusChange, apply_statuses, emit_after_commit
 
 MAX_BACKOFF_SECONDS = 3600.0
@@ -47,7 +49,7 @@ def handle_failures(session: Session, failures: Sequence[tuple[Any, Failed]], no
     `outcome.retried` and `outcome.fallbacks`."""
     outcome = FailureOutcome()
     requeue, changes, fallbacks = [], [], []
-    dead_tokens, opted_out = [], []
+    dead_tokens, opted_out, opted_out_numbers = [], [], []
     for row, failure in failures:
         error = failure.error
         if not isinstance(error, PermanentError):
@@ -70,14 +72,18 @@ def handle_failures(session: Session, failures: Sequence[tuple[Any, Failed]], no
                                      "error_detail": error.reason[:1000]}))
         if row.channel == "push" and error.address_invalid:
             dead_tokens.append(row.address)
-        if row.channel == "sms" and error.opt_out and row.contact_id:
-            opted_out.append(row.contact_id)
+        if row.channel == "sms" and error.opt_out:
+            opted_out_numbers.append(row.address)
+            if row.contact_id:
+                opted_out.append(row.contact_id)
         if row.fallback_channels:
             fallbacks.append(_fallback_row(row, error))
     record.requeue(session, requeue, now)
     apply_statuses(session, changes)
     if dead_tokens:
         session.execute(delete(Device).where(Device.token.in_(dead_tokens)))
+    if opted_out_numbers:
+        sms_opt_outs.opt_out(session, opted_out_numbers, source="provider", at=now)
     if opted_out:
         session.execute(update(Contact).where(Contact.id.in_(opted_out)).values(sms_opted_out=True, updated_at=now))
         for contact_id in opted_out:

@@ -83,7 +83,7 @@ def send_messages(session: Session, message_ids: Sequence[int], *, app=None, now
     now = now or utcnow()
     c = record.MESSAGES.c
     candidates = session.execute(
-        select(c.id, c.channel, c.contact_id, c.category, c.topic, c.created_at)
+        select(c.id, c.channel, c.contact_id, c.category, c.topic, c.address, c.created_at)
         .where(record.among(session, c.id, list(message_ids)), record.due_filter(now), c.provider_id.is_(None))
         .order_by(c.id)).all()
     withdrawn = suppress_withdrawn(session, candidates, now) if candidates else set()

@@ -4,12 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from orchestrator.errors import NotFound
-from orchestrator.models import AuditEntry, Contact, InboxItem, Message, utcnow
+from orchestrator.models import Contact, utcnow
+from orchestrator.services import erasure, sms_opt_outs
 from orchestrator.services.pagination import decode_cursor, page
 
 FIELDS = ("email", "phone", "locale", "timezone")
@@ -75,7 +76,8 @@ def upsert_contacts(session: Session, rows: list[dict]) -> dict[str, int]:
     """Create or update contacts by external_id in a few statements, whatever the batch size.
 
     Rows are already validated. Only the fields a row carries change; attributes merge.
-    Rows naming the same external_id apply in order.
+    Rows naming the same external_id apply in order. A contact given a number on the SMS
+    opt-out list is marked `sms_opted_out`.
     """
     ids, created = ensure_contacts(session, (r["external_id"] for r in rows))
     current: dict[int, dict] = {}
@@ -94,6 +96,11 @@ def upsert_contacts(session: Session, rows: list[dict]) -> dict[str, int]:
         if "attributes" in row:
             base = values.get("attributes", current.get(contact_id))
             values["attributes"] = merge_attributes(base, row["attributes"])
+    # A number that texted STOP stays opted out whoever it is given to (one query per batch).
+    stopped = sms_opt_outs.opted_out(session, (v.get("phone") for v in pending.values()))
+    for values in pending.values():
+        if values.get("phone") in stopped:
+            values["sms_opted_out"] = True
 
     now = utcnow()
     groups: dict[tuple, list[dict]] = {}
@@ -137,14 +144,6 @@ def list_contacts(session: Session, *, limit: int, cursor: str | None = None, em
 
 
 def erase_contact(session: Session, external_id: str, *, actor: dict | None = None) -> None:
-    """GDPR erasure: the person, their devices, preferences, events and inbox go; the
-    messages sent to them stay for campaign statistics but lose everything personal."""
-    contact = get_contact(session, external_id)
-    session.execute(
-        update(Message).where(Message.contact_id == contact.id)
-        .values(contact_id=None, address=None, content=None, data=None)
-    )
-    session.execute(delete(InboxItem).where(InboxItem.contact_id == contact.id))
-    session.delete(contact)
-    session.add(AuditEntry(action="contact.erased", target_type="contact", target_id=str(contact.id),
-                           details={}, **(actor or {})))
+    """GDPR erasure (orchestrator.services.erasure): the person and everything naming them go;
+    what statistics and the audit trail need stays, anonymised. The caller commits."""
+    erasure.erase(session, get_contact(session, external_id), actor=actor)

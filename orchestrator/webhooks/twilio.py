@@ -1,5 +1,8 @@
 """Twilio webhooks: message status callbacks and inbound SMS (STOP, START, HELP).
 
+STOP (and a 21610 "recipient opted out" error) puts the number on the `sms_opt_outs` list,
+whether or not a contact has it, and marks every contact with it; START takes it off again.
+
 Both are verified with twilio's own RequestValidator against the URL Twilio signed, which is
 CHORUS_PUBLIC_URL plus the path and query (behind a proxy the Host header is not the public
 one). Without an auth token there is nothing to verify with, so the endpoints do not exist.
@@ -23,6 +26,7 @@ from channels import status as machine
 from orchestrator.api.problems import problem
 from orchestrator.db import db
 from orchestrator.models import AuditEntry, Contact, Message, utcnow
+from orchestrator.services import sms_opt_outs
 from orchestrator.services.channels import channel_settings
 from orchestrator.services.status import apply_status, emit_after_commit
 
@@ -91,8 +95,10 @@ def status_callback():
     elif error_code:
         detail["error_code"] = error_code
     moved = apply_status(db.session, message, new_status, at=utcnow(), source="twilio", detail=detail, values=values)
-    if error_code == OPT_OUT_CODE and message.contact_id is not None:
-        _set_opt_out(db.session, [message.contact_id], True, source="twilio_error")
+    if error_code == OPT_OUT_CODE:
+        sms_opt_outs.opt_out(db.session, [message.address], source="twilio_error")
+        if message.contact_id is not None:
+            _set_opt_out(db.session, [message.contact_id], True, source="twilio_error")
     db.session.commit()
     log.info("twilio status %s (%s)", new_status, "applied" if moved else "ignored",
              extra={"message_id": message.id, "contact_id": message.contact_id})
@@ -137,9 +143,15 @@ def inbound():
     word = keyword(request.form.get("Body") or "")
     if word in STOP_WORDS or word in START_WORDS:
         opted_out = word in STOP_WORDS
-        ids = list(db.session.scalars(select(Contact.id).where(Contact.phone == sender))) if sender else []
-        if ids:
-            _set_opt_out(db.session, ids, opted_out, source="inbound_sms")
+        ids: list[int] = []
+        if sender:
+            if opted_out:
+                sms_opt_outs.opt_out(db.session, [sender], source="inbound_sms")
+            else:
+                sms_opt_outs.opt_in(db.session, [sender])
+            ids = list(db.session.scalars(select(Contact.id).where(Contact.phone == sender)))
+            if ids:
+                _set_opt_out(db.session, ids, opted_out, source="inbound_sms")
             db.session.commit()
         log.info("inbound %s for %d contact(s)", "STOP" if opted_out else "START", len(ids))
         # Twilio itself answers STOP/START on long codes with its standard confirmation.

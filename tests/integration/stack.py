@@ -35,7 +35,7 @@ class Stack:
         self.namespace = f"chorus-it-{uuid.uuid4().hex[:8]}"
         self.env = {
             "CHORUS_DATABASE_URL": database_url, "CHORUS_BROKER": "redis", "CHORUS_REDIS_URL": redis_url,
-            "CHORUS_QUEUE_NAMESPACE": self.namespace, "CHORUS_SECRET_KEY": "it-secret",
+            "CHORUS_QUEUE_NAMESPACE": self.namespace, "CHORUS_SECRET_KEY": "chorus-integration-tests-secret-key-0123",
             "CHORUS_PUBLIC_URL": "https://chorus.test", "CHORUS_LOG_LEVEL": "WARNING",
             "CHORUS_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "CHORUS_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             "CHORUS_TWILIO_MESSAGING_SERVICE_SID": MESSAGING_SERVICE_SID, "CHORUS_TWILIO_API_URL": self.twilio.url,

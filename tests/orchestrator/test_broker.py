@@ -16,7 +16,7 @@ from orchestrator.app import create_app
 from orchestrator.broker import activate_broker, start_inprocess_worker
 from orchestrator.db import db
 from orchestrator.models import AuditEntry
-from tests.conftest import base_config, unavailable
+from tests.conftest import SECRET_KEY, base_config, unavailable
 
 ROOT = Path(__file__).parents[2]
 
@@ -56,7 +56,7 @@ def test_redis_broker_with_a_separate_dramatiq_worker_process(postgres_url, redi
     namespace = f"chorus-test-{uuid.uuid4().hex[:8]}"
     app = create_app(base_config(postgres_url, BROKER="redis", REDIS_URL=redis_url, QUEUE_NAMESPACE=namespace))
     env = {**os.environ, "CHORUS_DATABASE_URL": postgres_url, "CHORUS_BROKER": "redis",
-           "CHORUS_REDIS_URL": redis_url, "CHORUS_QUEUE_NAMESPACE": namespace}
+           "CHORUS_REDIS_URL": redis_url, "CHORUS_QUEUE_NAMESPACE": namespace, "CHORUS_SECRET_KEY": SECRET_KEY}
     log = open(tmp_path / "worker.log", "w")
     worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "orchestrator.worker", "--processes", "1",
                                "--threads", "2"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -134,9 +134,29 @@ def test_chorus_demo_serves_the_ui_and_the_api_with_the_credentials_it_prints(tm
         page = requests.get(base + "/", timeout=10)
         assert page.status_code == 200 and "Sign in" in page.text
         assert (tmp_path / "instance").is_dir()  # the embedded database lives beside the user, not in the repo
+        assert len((tmp_path / "instance" / "secret_key").read_text().strip()) >= 32  # its own random key
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_the_demo_makes_its_secret_key_once_and_keeps_it_private(tmp_path):
+    from orchestrator.cli import demo_secret_key, instance_folder
+
+    folder = instance_folder(f"sqlite:///{tmp_path / 'demo' / 'chorus-demo.sqlite3'}")
+    assert folder == tmp_path / "demo"
+    key = demo_secret_key(folder)
+    assert len(key) >= 32 and demo_secret_key(folder) == key
+    assert (folder / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert demo_secret_key(tmp_path / "other") != key
+
+
+def test_commands_refuse_to_start_production_without_a_secret_key(tmp_path):
+    env = {"CHORUS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/chorus", "CHORUS_BROKER": "redis",
+           "CHORUS_SECRET_KEY": ""}
+    refused = run_chorus(["api-keys", "list"], env)
+    assert refused.returncode != 0
+    assert "CHORUS_SECRET_KEY is not set" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_the_scheduler_process_runs_its_periodic_jobs(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from orchestrator.db import db
-from orchestrator.models import AuditEntry, Contact, Message, MessageEvent
+from orchestrator.models import AuditEntry, Contact, Message, MessageEvent, SmsOptOut
 from orchestrator.services import status as status_service
 from tests.orchestrator.webhooks.conftest import add_contact, add_message, twilio_post
 
@@ -56,6 +56,16 @@ def test_opt_out_error_marks_the_contact(twilio_app):
     twilio_post(twilio_app.test_client(), STATUS, callback("SM3", "failed", ErrorCode="21610"))
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).sms_opted_out is True
+
+
+def test_opt_out_error_on_an_inline_recipient_puts_the_number_on_the_list(twilio_app):
+    message = add_message("s10", provider_id="SM10", status="sending")
+    db.session.execute(Message.__table__.update().where(Message.id == message.id).values(address="+14155550131"))
+    db.session.commit()
+    twilio_post(twilio_app.test_client(), STATUS, callback("SM10", "failed", ErrorCode="21610"))
+    db.session.expire_all()
+    assert reload(message).status == "failed"
+    assert db.session.get(SmsOptOut, "+14155550131").source == "twilio_error"
 
 
 def test_status_change_is_announced_after_commit(twilio_app):
@@ -158,3 +168,27 @@ def test_help_answers_the_configured_text_and_other_words_change_nothing(twilio_
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).sms_opted_out is False
     assert twilio_post(client, INBOUND, {"From": "+14155550123", "Body": "STOP"}, signature="").status_code == 403
+
+
+def test_stop_from_a_number_no_contact_has_is_kept_and_start_clears_it(twilio_app, api):
+    client = twilio_app.test_client()
+    assert twilio_post(client, INBOUND, {"From": "+14155550142", "Body": "STOP"}).status_code == 200
+    db.session.expire_all()
+    stored = db.session.get(SmsOptOut, "+14155550142")
+    assert stored is not None and stored.source == "inbound_sms" and stored.opted_out_at is not None
+    # Whoever is given the number later starts opted out: one by one, in a batch, or a new number.
+    assert api.post("/v1/contacts", json={"external_id": "later", "phone": "+1 415 555 0142"}
+                    ).get_json()["sms_opted_out"] is True
+    api.post("/v1/contacts/batch", json={"contacts": [{"external_id": "batch", "phone": "+14155550142"},
+                                                      {"external_id": "clean", "phone": "+14155550143"}]})
+    api.post("/v1/contacts", json={"external_id": "moved"})
+    api.patch("/v1/contacts/moved", json={"phone": "+14155550142"})
+    assert [api.get(f"/v1/contacts/{e}").get_json()["sms_opted_out"] for e in ("batch", "clean", "moved")] == \
+        [True, False, True]
+
+    twilio_post(client, INBOUND, {"From": "+14155550142", "Body": "start"})
+    db.session.expire_all()
+    assert db.session.get(SmsOptOut, "+14155550142") is None
+    assert api.get("/v1/contacts/later").get_json()["sms_opted_out"] is False, "START opts its contacts in too"
+    assert api.post("/v1/contacts", json={"external_id": "after", "phone": "+14155550142"}
+                    ).get_json()["sms_opted_out"] is False
