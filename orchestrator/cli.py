@@ -33,6 +33,11 @@ def main() -> None:
 def demo(host: str, port: int) -> None:
     """Embedded mode: SQLite, in-process workers, sandbox channels, demo data."""
     os.environ.setdefault("CHORUS_DATABASE_URL", "sqlite:///instance/chorus-demo.sqlite3")
+    if not os.environ["CHORUS_DATABASE_URL"].startswith("sqlite:"):
+        # The demo seeds data, resets the demo admin's password and revokes demo keys: never
+        # on a database that may be production's.
+        raise click.ClickException("chorus demo runs on a SQLite file of its own; unset CHORUS_DATABASE_URL "
+                                   "(or point it at sqlite:///path) to run the demo.")
     os.environ["CHORUS_BROKER"] = "inprocess"
     os.environ["CHORUS_DEMO"] = "true"
     if not os.environ.get("CHORUS_SECRET_KEY"):

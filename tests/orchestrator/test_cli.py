@@ -177,3 +177,8 @@ def test_the_scheduler_process_runs_its_periodic_jobs(tmp_path):
     assert any(name.endswith("sweep_messages") for name in names)
     assert any(name.endswith("purge_idempotency_keys") for name in names)
     app.extensions["chorus_broker"].flush_all()
+
+
+def test_the_demo_refuses_a_database_that_is_not_its_own_sqlite_file():
+    refused = run_chorus(["demo"], {"CHORUS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/production"})
+    assert refused.returncode != 0 and "SQLite file of its own" in refused.stderr
