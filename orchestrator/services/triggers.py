@@ -177,9 +177,7 @@ def _in_audience(session: Session, campaign: Campaign, contact_ids: list[int], n
     if campaign.segment_id is None:
         return set(contact_ids)
     rules = session.get(Segment, campaign.segment_id).rules
-    tables = segment_service.tables()
-    where = segment_service.where_clause(session, rules, now)
-    return set(session.scalars(select(tables.contacts.c.id).where(where, tables.contacts.c.id.in_(contact_ids))))
+    return segment_service.members_among(session, rules, contact_ids, now)
 
 
 def _deliver(session: Session, campaign: Campaign, entry: TriggerEntry, now: datetime, enqueue: bool) -> None:
