@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from statistics import NormalDist
-from typing import Iterable, Mapping
+from typing import Mapping
 
 
 class StatsError(ValueError):

@@ -6,7 +6,6 @@ Create Date: 2026-12-02 18:13:24.781927
 """
 from alembic import op
 import sqlalchemy as sa
-from sqlalchemy import Text
 import orchestrator.models.base
 
 
