@@ -116,20 +116,23 @@ def _plan_page(session: Session, campaign: Campaign, run: CampaignRun, now: date
         return []
     groups = _by_send_time(campaign, rows, now)
     batches = []
-    # Each batch is one throttle step after the one before it, and never in the past: a plan
+    # Each batch is one throttle step after the one before it and never in the past, so a plan
     # that resumes after a pause keeps the pace instead of bursting what the pause held back.
+    # With local time the pace runs per send instant (each zone's morning), and a throttled
+    # batch is delivered at its own time rather than recorded early and released all at once.
     step = delay_for_batch(1, size, campaign.throttle_per_minute)
-    previous = session.scalar(select(func.max(CampaignBatch.not_before)).where(CampaignBatch.run_id == run.id)) \
-        if run.batches and campaign.throttle_per_minute else None
+    chains: dict[datetime | None, datetime | None] = {}
     for send_at, contact_ids in groups:
         position = run.batches + len(batches)
         if not campaign.throttle_per_minute:
             not_before = run.started_at
-        elif previous is None:
-            not_before = max(run.started_at, now) if position == 0 else now
         else:
-            not_before = max(previous + step, now)
-        previous = not_before
+            if send_at not in chains:
+                chains[send_at] = _last_not_before(session, run, send_at) if run.batches else None
+            floor = max(now, send_at) if send_at is not None else max(run.started_at, now)
+            previous = chains[send_at]
+            not_before = floor if previous is None else max(previous + step, floor)
+            chains[send_at] = not_before
         batches.append(CampaignBatch(run_id=run.id, position=position, contact_ids=contact_ids, send_at=send_at,
                                      not_before=not_before, status="pending"))
     session.add_all(batches)
@@ -141,6 +144,12 @@ def _plan_page(session: Session, campaign: Campaign, run: CampaignRun, now: date
         run.planned_at = now
     session.flush()
     return batches
+
+
+def _last_not_before(session: Session, run: CampaignRun, send_at: datetime | None) -> datetime | None:
+    same_instant = CampaignBatch.send_at.is_(None) if send_at is None else CampaignBatch.send_at == send_at
+    return session.scalar(select(func.max(CampaignBatch.not_before))
+                          .where(CampaignBatch.run_id == run.id, same_instant))
 
 
 def _by_send_time(campaign: Campaign, rows, now: datetime) -> list[tuple[datetime | None, list[int]]]:
@@ -247,10 +256,11 @@ def _retime_pending(session: Session, campaign: Campaign, now: datetime) -> None
     pending = session.scalars(select(CampaignBatch).where(CampaignBatch.run_id.in_(runs),
                                                           CampaignBatch.status == "pending")
                               .order_by(CampaignBatch.run_id, CampaignBatch.position)).all()
-    at = now
+    chains: dict[datetime | None, datetime] = {}  # per send instant, as planned
     for batch in pending:
+        at = chains.get(batch.send_at, now)
         batch.not_before = max(at, batch.not_before)
-        at = batch.not_before + step
+        chains[batch.send_at] = batch.not_before + step
     session.flush()
 
 

@@ -327,3 +327,24 @@ def test_a_throttled_campaign_keeps_its_pace_after_a_pause(app):
                                .order_by(CampaignBatch.position)).all()[1]
     assert campaign_plans.deliver(db.session, later.id, now=back, enqueue=False) == "not_yet"
     assert campaign_plans.deliver(db.session, later.id, now=back + timedelta(seconds=60), enqueue=False) == "done"
+
+
+def test_a_throttled_local_time_campaign_paces_each_zone_from_its_morning(app):
+    make_template()
+    add_contacts(3, timezone="Asia/Tokyo", phone=False)
+    add_contacts(3, start=10, timezone="America/New_York", phone=False)
+    body = {"channels": ["email"], "throttle_per_minute": 2,
+            "schedule": {"kind": "local_time", "date": "2026-03-03", "time": "09:00"}}
+    launched = service.launch(db.session, campaign(**body).id, now=NOW)
+    app.extensions["chorus_broker"].flush_all()
+    campaign_plans.plan(db.session, launched.id, run_of(launched.id).id, now=NOW, enqueue=False)
+    tokyo, new_york = datetime(2026, 3, 3, 0, 0, tzinfo=timezone.utc), datetime(2026, 3, 3, 14, 0, tzinfo=timezone.utc)
+    planned = db.session.execute(select(CampaignBatch.send_at, CampaignBatch.not_before, CampaignBatch.contact_ids)
+                                 .order_by(CampaignBatch.not_before)).all()
+    assert [(at, int((start - at).total_seconds()), len(ids)) for at, start, ids in planned] == [
+        (tokyo, 0, 2), (tokyo, 60, 1), (new_york, 0, 1), (new_york, 60, 2)]  # pages of two, by contact id
+    # Delivered at its time, a batch sends then: nothing is parked to be released all at once.
+    first = db.session.scalars(select(CampaignBatch.id).order_by(CampaignBatch.not_before)).first()
+    assert campaign_plans.deliver(db.session, first, now=NOW, enqueue=False) == "not_yet"
+    assert campaign_plans.deliver(db.session, first, now=tokyo, enqueue=False) == "done"
+    assert {m.status for m in db.session.scalars(select(Message))} == {"queued"}
