@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 
 from orchestrator import config as config_table
-from orchestrator.api import problems
+from orchestrator.api import parsing, problems
 from orchestrator.broker import setup_broker
 from orchestrator.db import db
 from orchestrator.logs import configure_logging
@@ -19,7 +19,7 @@ from orchestrator.logs import configure_logging
 csrf = CSRFProtect()
 
 
-class ChorusApi(Api):
+class ChorusApi(problems.ProblemResponses, Api):
     def handle_http_exception(self, error):
         if problems.wants_json():
             return problems.http_exception_problem(error)
@@ -43,6 +43,7 @@ def _prepare_sqlite_path(url: str) -> None:
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask("orchestrator")
+    app.json = parsing.JSONProvider(app)
     app.config.update(config_table.from_environ())
     app.config.update(config or {})
     app.config["BROKER"] = config_table.resolve_broker(app.config)

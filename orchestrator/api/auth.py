@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import g, request
 
+from orchestrator.api.parsing import refuse_unstorable_path
 from orchestrator.api.problems import problem
 from orchestrator.db import db
 from orchestrator.services.api_keys import authenticate
@@ -25,8 +26,10 @@ def require_secret_key() -> None | object:
 
 
 def protect(blueprint) -> None:
-    """Every route of the blueprint needs a secret key; the OpenAPI document says so."""
+    """Every route of the blueprint needs a secret key (the OpenAPI document says so); then its
+    path parameters are checked, before the view runs."""
     blueprint.before_request(require_secret_key)
+    blueprint.before_request(refuse_unstorable_path)
 
 
 def actor() -> dict:

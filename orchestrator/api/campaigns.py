@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from orchestrator.api.auth import actor, protect
+from orchestrator.api.parsing import ID, Blueprint
 from orchestrator.db import db
 from orchestrator.schemas.campaigns import (
     CampaignCreateSchema, CampaignListQuerySchema, CampaignPageSchema, CampaignPatchSchema, CampaignSchema,
@@ -37,7 +37,7 @@ class Campaigns(MethodView):
         return service.describe(db.session, campaign)
 
 
-@blp.route("/<int:campaign_id>")
+@blp.route(f"/<{ID}:campaign_id>")
 class CampaignItem(MethodView):
     @blp.response(200, CampaignSchema)
     def get(self, campaign_id):
@@ -55,7 +55,7 @@ class CampaignItem(MethodView):
 def _action(name: str, doc: str):
     perform = getattr(service, name)
 
-    @blp.route(f"/<int:campaign_id>/{name}", endpoint=f"campaign_{name}")
+    @blp.route(f"/<{ID}:campaign_id>/{name}", endpoint=f"campaign_{name}")
     class Action(MethodView):
         @blp.response(200, CampaignSchema)
         def post(self, campaign_id):
@@ -75,7 +75,7 @@ CampaignResume = _action("resume", "Go on from where the pause stopped: the plan
 CampaignCancel = _action("cancel", "Stop for good; waiting messages become suppressed (reason `cancelled`).")
 
 
-@blp.route("/<int:campaign_id>/stats")
+@blp.route(f"/<{ID}:campaign_id>/stats")
 class CampaignStats(MethodView):
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, StatsSchema)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import delete, select
 
 from orchestrator.api.auth import actor, protect
+from orchestrator.api.parsing import Blueprint
 from orchestrator.db import db
 from orchestrator.errors import NotFound
 from orchestrator.models import Device, utcnow

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from orchestrator.api.auth import protect
+from orchestrator.api.parsing import Blueprint
 from orchestrator.db import db
 from orchestrator.errors import InvalidInput
 from orchestrator.schemas.contacts import EventBatchSchema, EventInSchema, IngestResultSchema
@@ -22,7 +22,7 @@ _batch = EventBatchSchema()
 @blp.route("")
 class Events(MethodView):
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": {
-        "oneOf": [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/EventBatch"}]}}}})
+        "oneOf": [EventInSchema, EventBatchSchema]}}}})  # apispec registers both as components
     @blp.response(202, IngestResultSchema)
     def post(self):
         """Track one event, or up to 1,000 as `{"events": [...]}`. All or nothing: a bad event

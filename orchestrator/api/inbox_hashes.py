@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from orchestrator.api.auth import protect
+from orchestrator.api.parsing import Blueprint
 from orchestrator.services.inbox import inbox_user_hash
 
 blp = Blueprint("inbox_hashes", __name__, url_prefix="/v1/inbox-hashes",

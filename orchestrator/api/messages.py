@@ -5,13 +5,13 @@ import uuid
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from orchestrator.api.auth import protect
+from orchestrator.api.parsing import ID, Blueprint
 from orchestrator.db import db
 from orchestrator.models import utcnow
-from orchestrator.schemas.fields import AwareDateTime, Email, JsonObject, LocaleTag, Phone
+from orchestrator.schemas.fields import LATEST_SCHEDULED, AwareDateTime, Email, Id, JsonObject, LocaleTag, Phone, Text
 from orchestrator.services import idempotency
 from orchestrator.services import messages as service
 
@@ -25,11 +25,11 @@ protect(blp)
 
 
 class RecipientSchema(Schema):
-    external_id = fields.String(validate=validate.Length(min=1, max=255),
-                                metadata={"description": "A contact's external_id."})
+    external_id = Text(validate=validate.Length(min=1, max=255),
+                       metadata={"description": "A contact's external_id."})
     email = Email(validate=validate.Length(max=320))
     phone = Phone()
-    push_token = fields.String(validate=validate.Length(min=1, max=4096))
+    push_token = Text(validate=validate.Length(min=1, max=4096))
     locale = LocaleTag()
 
     @validates_schema
@@ -41,14 +41,15 @@ class RecipientSchema(Schema):
 
 
 class SendSchema(Schema):
-    template = fields.String(required=True, validate=validate.Length(min=1, max=128),
-                             metadata={"description": "Template key; its published version is sent."})
+    template = Text(required=True, validate=validate.Length(min=1, max=128),
+                    metadata={"description": "Template key; its published version is sent."})
     to = fields.Nested(RecipientSchema, required=True)
     data = JsonObject(load_default=dict)
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), validate=validate.Length(min=1, max=4),
+    channels = fields.List(Text(validate=validate.OneOf(CHANNELS)), validate=validate.Length(min=1, max=4),
                            metadata={"description": "Priority order; default: every channel the template has."})
-    strategy = fields.String(validate=validate.OneOf(("all", "first", "fallback")), load_default="all")
-    send_at = AwareDateTime(metadata={"description": "Send later; the messages wait as `deferred`."})
+    strategy = Text(validate=validate.OneOf(("all", "first", "fallback")), load_default="all")
+    send_at = AwareDateTime(before=LATEST_SCHEDULED,
+                            metadata={"description": "Send later; the messages wait as `deferred`."})
 
     @validates_schema
     def _distinct(self, data, **_):
@@ -112,21 +113,21 @@ class MessagePageSchema(Schema):
 
 
 class MessageListQuerySchema(Schema):
-    cursor = fields.String()
+    cursor = Text()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    contact = fields.String(validate=validate.Length(min=1, max=255), metadata={"description": "external_id"})
-    campaign_id = fields.Integer()
-    channel = fields.String(validate=validate.OneOf(CHANNELS))
-    status = fields.String(validate=validate.OneOf(STATUSES))
-    reason = fields.String(validate=validate.Length(min=1, max=64))
+    contact = Text(validate=validate.Length(min=1, max=255), metadata={"description": "external_id"})
+    campaign_id = Id()
+    channel = Text(validate=validate.OneOf(CHANNELS))
+    status = Text(validate=validate.OneOf(STATUSES))
+    reason = Text(validate=validate.Length(min=1, max=64))
     since = AwareDateTime()
     until = AwareDateTime()
 
 
 class DeadLetterQuerySchema(Schema):
-    cursor = fields.String()
+    cursor = Text()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    channel = Text(validate=validate.OneOf(CHANNELS))
 
 
 @blp.route("")
@@ -182,7 +183,7 @@ class DeadLetters(MethodView):
         return {"data": rows, "next_cursor": cursor}
 
 
-@blp.route("/<int:message_id>")
+@blp.route(f"/<{ID}:message_id>")
 class MessageItem(MethodView):
     @blp.response(200, MessageDetailSchema)
     def get(self, message_id):
@@ -190,7 +191,7 @@ class MessageItem(MethodView):
         return service.get_message(db.session, message_id)
 
 
-@blp.route("/<int:message_id>/retry")
+@blp.route(f"/<{ID}:message_id>/retry")
 class MessageRetry(MethodView):
     @blp.response(202, MessageDetailSchema)
     def post(self, message_id):

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from orchestrator.api.auth import protect
+from orchestrator.api.parsing import Blueprint
 from orchestrator.db import db
 from orchestrator.models import CHANNEL_KEYS
+from orchestrator.schemas.fields import Id, Text
 from orchestrator.services.outbox import list_outbox
 
 blp = Blueprint("outbox", __name__, url_prefix="/v1/outbox",
@@ -16,10 +17,10 @@ protect(blp)
 
 
 class OutboxQuerySchema(Schema):
-    channel = fields.String(validate=validate.OneOf(CHANNEL_KEYS))
-    message_id = fields.Integer(validate=validate.Range(min=1))
-    address = fields.String(validate=validate.Length(min=1, max=4096))
-    cursor = fields.String(validate=validate.Length(max=100))
+    channel = Text(validate=validate.OneOf(CHANNEL_KEYS))
+    message_id = Id()
+    address = Text(validate=validate.Length(min=1, max=4096))
+    cursor = Text(validate=validate.Length(max=100))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

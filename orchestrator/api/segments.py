@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from orchestrator.api.auth import actor, protect
+from orchestrator.api.parsing import ID, Blueprint
 from orchestrator.db import db
 from orchestrator.schemas.campaigns import (
     CountQuerySchema, CountSchema, PageQuerySchema, SegmentCreateSchema, SegmentPageSchema,
@@ -36,7 +36,7 @@ class Segments(MethodView):
         return service.describe(segment)
 
 
-@blp.route("/<int:segment_id>")
+@blp.route(f"/<{ID}:segment_id>")
 class SegmentItem(MethodView):
     @blp.response(200, SegmentSchema)
     def get(self, segment_id):
@@ -57,7 +57,7 @@ class SegmentItem(MethodView):
         db.session.commit()
 
 
-@blp.route("/<int:segment_id>/count")
+@blp.route(f"/<{ID}:segment_id>/count")
 class SegmentCount(MethodView):
     @blp.arguments(CountQuerySchema, location="query")
     @blp.response(200, CountSchema)
@@ -67,7 +67,7 @@ class SegmentCount(MethodView):
         return service.count(db.session, segment.rules, exact=args["exact"])
 
 
-@blp.route("/<int:segment_id>/contacts")
+@blp.route(f"/<{ID}:segment_id>/contacts")
 class SegmentContacts(MethodView):
     @blp.arguments(PageQuerySchema, location="query")
     @blp.response(200, ContactPageSchema)

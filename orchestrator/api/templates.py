@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
 from orchestrator.api.auth import actor, protect
+from orchestrator.api.parsing import Blueprint
 from orchestrator.db import db
 from orchestrator.schemas.templates import (
     PreviewResultSchema, PreviewSchema, PublishSchema, TemplateBodySchema, TemplateCreateSchema,

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from orchestrator.api.auth import protect
+from orchestrator.api.parsing import ID, Blueprint
 from orchestrator.db import db
+from orchestrator.schemas.fields import Text, Url
 from orchestrator.services import webhooks as service
 
 blp = Blueprint("webhook_endpoints", __name__, url_prefix="/v1/webhook-endpoints",
@@ -16,12 +17,12 @@ protect(blp)
 
 
 class EndpointInSchema(Schema):
-    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
-                     validate=validate.Length(max=2048))
-    event_types = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+    url = Url(required=True, schemes={"http", "https"}, require_tld=False,
+              validate=validate.Length(max=2048))
+    event_types = fields.List(Text(validate=validate.Length(min=1, max=64)), required=True,
                               validate=validate.Length(min=1, max=50),
                               metadata={"description": "e.g. `message.delivered`, `message.*`, `contact.*`, `*`."})
-    description = fields.String(load_default="", validate=validate.Length(max=255))
+    description = Text(load_default="", validate=validate.Length(max=255))
 
 
 class EndpointSchema(Schema):
@@ -67,7 +68,7 @@ class Endpoints(MethodView):
         return endpoint
 
 
-@blp.route("/<int:endpoint_id>")
+@blp.route(f"/<{ID}:endpoint_id>")
 class EndpointItem(MethodView):
     @blp.response(200, EndpointSchema)
     def get(self, endpoint_id):
@@ -79,7 +80,7 @@ class EndpointItem(MethodView):
         db.session.commit()
 
 
-@blp.route("/<int:endpoint_id>/deliveries")
+@blp.route(f"/<{ID}:endpoint_id>/deliveries")
 class Deliveries(MethodView):
     @blp.response(200, DeliverySchema(many=True))
     def get(self, endpoint_id):

@@ -15,28 +15,33 @@ from campaigns import (
     schedule_to_dict,
 )
 from campaigns.decisions import STRATEGIES
+from campaigns.segments.rules import MAX_DAYS
 from campaigns.variants import HOLDOUT
-from orchestrator.schemas.fields import JsonObject
+from orchestrator.schemas.fields import MAX_SAFE_INTEGER, Id, JsonObject, Text
 from templates.content import CATEGORIES
 
 KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$", error="Lower-case letters, digits, _ . - only.")
 MAX_RULES_BYTES = 256 * 1024
+# A trigger's delay and a goal's window are held to a segment's longest window (100 years):
+# the planner adds them to instants, and the statistics compare them in SQL.
+MAX_DELAY_SECONDS = MAX_DAYS * 86400
+MAX_WINDOW_HOURS = MAX_DAYS * 24
 
 
 # Segments ---------------------------------------------------------------------------------
 
 class SegmentCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
-    rules = JsonObject(required=True, max_bytes=MAX_RULES_BYTES, metadata={
+    name = Text(required=True, validate=validate.Length(min=1, max=255))
+    description = Text(load_default="", validate=validate.Length(max=2000))
+    rules = JsonObject(required=True, max_bytes=MAX_RULES_BYTES, max_number=MAX_SAFE_INTEGER, metadata={
         "description": "The rule tree: `{\"all\": [...]}`, `{\"field\": ..., \"op\": ..., \"value\": ...}`, "
                        "`{\"event\": ...}`, `{\"segment\": id}`… (see campaigns.segments.rules)."})
 
 
 class SegmentPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=255))
-    description = fields.String(validate=validate.Length(max=2000))
-    rules = JsonObject(max_bytes=MAX_RULES_BYTES)
+    name = Text(validate=validate.Length(min=1, max=255))
+    description = Text(validate=validate.Length(max=2000))
+    rules = JsonObject(max_bytes=MAX_RULES_BYTES, max_number=MAX_SAFE_INTEGER)
 
 
 class SegmentSchema(Schema):
@@ -55,7 +60,7 @@ class SegmentPageSchema(Schema):
 
 
 class PageQuerySchema(Schema):
-    cursor = fields.String()
+    cursor = Text()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -79,16 +84,16 @@ def _setting(name: str, parse, raw):
         if error.field == name:
             raise ValidationError({name: [error.detail]}) from None
         raise ValidationError({name: {error.field: [error.detail]}}) from None
-    except (TypeError, ValueError, KeyError) as error:
+    except (TypeError, ValueError, KeyError, OverflowError) as error:  # OverflowError: a date out of range
         raise ValidationError({name: [str(error)]}) from None
 
 
 class VariantSchema(Schema):
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=64),
-                                                  validate.NoneOf([HOLDOUT], error="'holdout' is reserved.")])
+    name = Text(required=True, validate=[validate.Length(min=1, max=64),
+                                         validate.NoneOf([HOLDOUT], error="'holdout' is reserved.")])
     weight = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=1_000_000))
-    template = fields.String(load_default=None, allow_none=True, validate=[validate.Length(min=1, max=128), KEY],
-                             metadata={"description": "This variant's template (default: the campaign's)."})
+    template = Text(load_default=None, allow_none=True, validate=[validate.Length(min=1, max=128), KEY],
+                    metadata={"description": "This variant's template (default: the campaign's)."})
 
 
 class FrequencyCapSchema(Schema):
@@ -98,9 +103,9 @@ class FrequencyCapSchema(Schema):
 
 
 class QuietHoursSchema(Schema):
-    start = fields.String(required=True, metadata={"description": "Local wall-clock time, HH:MM."})
-    end = fields.String(required=True)
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), load_default=list(CHANNELS))
+    start = Text(required=True, metadata={"description": "Local wall-clock time, HH:MM."})
+    end = Text(required=True)
+    channels = fields.List(Text(validate=validate.OneOf(CHANNELS)), load_default=list(CHANNELS))
 
     @validates_schema
     def _window(self, data, **kwargs):
@@ -114,22 +119,22 @@ class QuietHoursSchema(Schema):
 
 
 class CampaignFieldsSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=255))
-    template = fields.String(allow_none=True, validate=[validate.Length(min=1, max=128), KEY],
-                             metadata={"description": "Template key; the published version is sent."})
-    segment_id = fields.Integer(allow_none=True, metadata={
+    name = Text(validate=validate.Length(min=1, max=255))
+    template = Text(allow_none=True, validate=[validate.Length(min=1, max=128), KEY],
+                    metadata={"description": "Template key; the published version is sent."})
+    segment_id = Id(allow_none=True, metadata={
         "description": "Audience segment; null means everyone."})
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)),
+    channels = fields.List(Text(validate=validate.OneOf(CHANNELS)),
                            validate=validate.Length(min=1, max=len(CHANNELS)),
                            metadata={"description": "Channels in priority order."})
-    strategy = fields.String(validate=validate.OneOf(STRATEGIES))
-    category = fields.String(validate=validate.OneOf(CATEGORIES))
-    topic = fields.String(allow_none=True, validate=[validate.Length(min=1, max=64), KEY])
+    strategy = Text(validate=validate.OneOf(STRATEGIES))
+    category = Text(validate=validate.OneOf(CATEGORIES))
+    topic = Text(allow_none=True, validate=[validate.Length(min=1, max=64), KEY])
     data = JsonObject(metadata={"description": "Template data (`{{ data.x }}`) for every recipient."})
-    schedule = fields.Dict(allow_none=True, metadata={"description": (
+    schedule = JsonObject(allow_none=True, metadata={"description": (
         '`{"kind": "now"}`, `{"kind": "at", "at": ISO}`, `{"kind": "local_time", "date": "2026-05-01", '
         '"time": "09:00"}` or `{"kind": "recurring", "cron": "0 9 * * MON", "timezone": "Europe/Paris"}`.')})
-    trigger = fields.Dict(allow_none=True, metadata={"description": (
+    trigger = JsonObject(allow_none=True, metadata={"description": (
         '`{"event_name": "cart_updated", "where": [...], "delay_seconds": 3600, '
         '"exit_event": {"name": "order_completed"}, "reentry": "once" | "every_time" | {"every_days": N}}`.')})
     throttle_per_minute = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
@@ -139,7 +144,7 @@ class CampaignFieldsSchema(Schema):
     quiet_hours = fields.Nested(QuietHoursSchema, allow_none=True)
     variants = fields.List(fields.Nested(VariantSchema), validate=validate.Length(max=26))
     holdout_percent = fields.Float(validate=validate.Range(min=0, max=100, max_inclusive=False))
-    goal = fields.Dict(allow_none=True, metadata={"description": (
+    goal = JsonObject(allow_none=True, metadata={"description": (
         '`{"event_name": "order_completed", "where": [...], "window_hours": 72}`.')})
 
     @validates_schema
@@ -148,8 +153,12 @@ class CampaignFieldsSchema(Schema):
             data["schedule"] = schedule_to_dict(_setting("schedule", schedule_from_dict, data["schedule"]))
         if data.get("trigger") is not None:
             data["trigger"] = _setting("trigger", TriggerRule.from_dict, data["trigger"]).to_dict()
+            if data["trigger"]["delay_seconds"] > MAX_DELAY_SECONDS:
+                raise ValidationError({"trigger": {"delay_seconds": [f"At most {MAX_DELAY_SECONDS} seconds."]}})
         if data.get("goal") is not None:
             data["goal"] = _setting("goal", Goal.from_dict, data["goal"]).to_dict()
+            if data["goal"]["window_hours"] > MAX_WINDOW_HOURS:
+                raise ValidationError({"goal": {"window_hours": [f"At most {MAX_WINDOW_HOURS} hours."]}})
         if data.get("schedule") is not None and data.get("trigger") is not None:
             raise ValidationError("A campaign has a schedule or a trigger, not both.", "trigger")
         names = [v["name"] for v in data.get("variants") or ()]
@@ -160,8 +169,8 @@ class CampaignFieldsSchema(Schema):
 
 
 class CampaignCreateSchema(CampaignFieldsSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
+    name = Text(required=True, validate=validate.Length(min=1, max=255))
+    channels = fields.List(Text(validate=validate.OneOf(CHANNELS)), required=True,
                            validate=validate.Length(min=1, max=len(CHANNELS)))
 
 
@@ -213,13 +222,13 @@ class CampaignPageSchema(Schema):
 
 
 class CampaignListQuerySchema(PageQuerySchema):
-    status = fields.String(validate=validate.OneOf(
+    status = Text(validate=validate.OneOf(
         ["draft", "scheduled", "running", "paused", "completed", "cancelled"]))
 
 
 class StatsQuerySchema(Schema):
-    bucket = fields.String(load_default="hour", validate=validate.OneOf(["hour", "day"]),
-                           metadata={"description": "Width of the counts-over-time buckets."})
+    bucket = Text(load_default="hour", validate=validate.OneOf(["hour", "day"]),
+                  metadata={"description": "Width of the counts-over-time buckets."})
     confidence = fields.Float(load_default=0.95, validate=validate.Range(min=0.5, max=0.999))
 
 

@@ -1,15 +1,17 @@
 """Request and response schemas for contacts, devices, preferences, topics and events."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from orchestrator.models.contacts import CHANNEL_KEYS
-from orchestrator.schemas.fields import AwareDateTime, Email, JsonObject, LocaleTag, Phone, TimeZone
+from orchestrator.schemas.fields import (
+    LATEST_SCHEDULED, AwareDateTime, Email, JsonObject, LocaleTag, Phone, Text, TimeZone,
+)
 
 MAX_CONTACT_BATCH = 10_000
 MAX_EVENT_BATCH = 1_000
 
-external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+external_id = Text(required=True, validate=validate.Length(min=1, max=255))
 
 
 class ContactFieldsSchema(Schema):
@@ -23,7 +25,7 @@ class ContactFieldsSchema(Schema):
 
 
 class ContactUpsertSchema(ContactFieldsSchema):
-    external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    external_id = Text(required=True, validate=validate.Length(min=1, max=255))
 
 
 class ContactPatchSchema(ContactFieldsSchema):
@@ -56,12 +58,12 @@ class ContactPageSchema(Schema):
 
 
 class ContactListQuerySchema(Schema):
-    cursor = fields.String()
+    cursor = Text()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    email = fields.String()
-    phone = fields.String()
-    q = fields.String(validate=validate.Length(min=1, max=255),
-                      metadata={"description": "Prefix of external_id or email."})
+    email = Text()
+    phone = Text()
+    q = Text(validate=validate.Length(min=1, max=255),
+             metadata={"description": "Prefix of external_id or email."})
     updated_after = AwareDateTime()
 
 
@@ -71,8 +73,8 @@ class BatchResultSchema(Schema):
 
 
 class DeviceInSchema(Schema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
-    platform = fields.String(required=True, validate=validate.OneOf(["ios", "android", "web"]))
+    token = Text(required=True, validate=validate.Length(min=1, max=4096))
+    platform = Text(required=True, validate=validate.OneOf(["ios", "android", "web"]))
 
 
 class DeviceSchema(Schema):
@@ -83,18 +85,18 @@ class DeviceSchema(Schema):
 
 
 class TopicInSchema(Schema):
-    key = fields.String(required=True, validate=[
+    key = Text(required=True, validate=[
         validate.Length(min=1, max=64),
         validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$", error="Lower-case letters, digits, _ . - only."),
     ])
-    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    description = fields.String(load_default="", validate=validate.Length(max=1000))
+    name = Text(required=True, validate=validate.Length(min=1, max=255))
+    description = Text(load_default="", validate=validate.Length(max=1000))
     default_opt_in = fields.Boolean(load_default=True)
 
 
 class TopicPatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=255))
-    description = fields.String(validate=validate.Length(max=1000))
+    name = Text(validate=validate.Length(min=1, max=255))
+    description = Text(validate=validate.Length(max=1000))
     default_opt_in = fields.Boolean()
 
 
@@ -108,25 +110,26 @@ class TopicSchema(Schema):
 class PreferencesSchema(Schema):
     unsubscribed_all = fields.Boolean(
         metadata={"description": "Global unsubscribe: no marketing on any channel."})
-    channels = fields.Dict(keys=fields.String(validate=validate.OneOf(CHANNEL_KEYS)),
+    channels = fields.Dict(keys=Text(validate=validate.OneOf(CHANNEL_KEYS)),
                            values=fields.Boolean())
-    topics = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+    topics = fields.Dict(keys=Text(validate=validate.Length(min=1, max=64)),
                          values=fields.Boolean())
 
 
 class EventInSchema(Schema):
-    external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    external_id = Text(required=True, validate=validate.Length(min=1, max=255))
+    name = Text(required=True, validate=validate.Length(min=1, max=255))
     properties = JsonObject(load_default=dict)
-    timestamp = AwareDateTime(metadata={"description": "When it happened; now when absent."})
-    id = fields.String(validate=validate.Length(min=1, max=255),
-                       metadata={"description": "De-duplication id: a repeat is accepted and ignored."})
+    timestamp = AwareDateTime(before=LATEST_SCHEDULED, metadata={"description": "When it happened; now when absent."})
+    id = Text(validate=validate.Length(min=1, max=255),
+              metadata={"description": "De-duplication id: a repeat is accepted and ignored."})
 
 
 class EventBatchSchema(Schema):
     """Either one event (its fields at the top level) or `{"events": [...]}`."""
 
-    events = fields.List(fields.Nested(EventInSchema), validate=validate.Length(min=1, max=MAX_EVENT_BATCH))
+    events = fields.List(fields.Nested(EventInSchema), required=True,
+                         validate=validate.Length(min=1, max=MAX_EVENT_BATCH))
 
 
 class EventSchema(Schema):
@@ -143,9 +146,9 @@ class EventPageSchema(Schema):
 
 
 class EventListQuerySchema(Schema):
-    cursor = fields.String()
+    cursor = Text()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    name = fields.String()
+    name = Text()
 
 
 class IngestResultSchema(Schema):

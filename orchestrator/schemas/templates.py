@@ -5,9 +5,9 @@ the top level of the template, so they are left out of the nested content.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
-from orchestrator.schemas.fields import JsonObject, LocaleTag, TimeZone
+from orchestrator.schemas.fields import JsonObject, LocaleTag, Text, TimeZone, unstorable
 from templates.content import CATEGORIES, CHANNELS
 from templates.schemas import TemplateContentSchema
 
@@ -17,23 +17,34 @@ MAX_CONTENT_BYTES = 4 * 1024 * 1024
 
 
 class TemplateBodySchema(TemplateContentSchema):
+    """The content, as the templates package's schema reads it. Its fields are plain marshmallow
+    ones, so what no JSON column stores (NUL characters, NaN, too deep a nesting) is refused here
+    for the whole document, each error at its path (`content.sms.body`)."""
+
     class Meta:
         exclude = ("category", "topic")
 
+    @pre_load
+    def _storable(self, data, **_):
+        errors = unstorable(data) if isinstance(data, dict) else None
+        if errors:
+            raise ValidationError(errors)
+        return data
+
 
 class TemplateCreateSchema(Schema):
-    key = fields.String(required=True, validate=[validate.Length(min=1, max=128), KEY])
-    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    category = fields.String(load_default="marketing", validate=validate.OneOf(CATEGORIES), metadata={
+    key = Text(required=True, validate=[validate.Length(min=1, max=128), KEY])
+    name = Text(required=True, validate=validate.Length(min=1, max=255))
+    category = Text(load_default="marketing", validate=validate.OneOf(CATEGORIES), metadata={
         "description": "`marketing` respects preferences, topics and frequency caps; `transactional` does not."})
-    topic = fields.String(load_default=None, allow_none=True, validate=TOPIC)
+    topic = Text(load_default=None, allow_none=True, validate=TOPIC)
     content = fields.Nested(TemplateBodySchema, required=True)
 
 
 class TemplatePatchSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=255))
-    category = fields.String(validate=validate.OneOf(CATEGORIES))
-    topic = fields.String(allow_none=True, validate=TOPIC)
+    name = Text(validate=validate.Length(min=1, max=255))
+    category = Text(validate=validate.OneOf(CATEGORIES))
+    topic = Text(allow_none=True, validate=TOPIC)
     content = JsonObject(max_bytes=MAX_CONTENT_BYTES, metadata={
         "description": "A JSON Merge Patch (RFC 7396) on the latest version's content: objects merge, "
                        "null removes. A change saves a new version; the same content saves nothing."})
@@ -44,13 +55,13 @@ class TemplateQuerySchema(Schema):
 
 
 class TemplateListQuerySchema(Schema):
-    cursor = fields.String()
+    cursor = Text()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    category = Text(validate=validate.OneOf(CATEGORIES))
 
 
 class VersionListQuerySchema(Schema):
-    cursor = fields.String()
+    cursor = Text()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
@@ -60,9 +71,9 @@ class PublishSchema(Schema):
 
 
 class PreviewContactSchema(Schema):
-    external_id = fields.String(validate=validate.Length(min=1, max=255))
-    email = fields.String(validate=validate.Length(max=320))
-    phone = fields.String(validate=validate.Length(max=32))
+    external_id = Text(validate=validate.Length(min=1, max=255))
+    email = Text(validate=validate.Length(max=320))
+    phone = Text(validate=validate.Length(max=32))
     locale = LocaleTag()
     timezone = TimeZone()
     attributes = JsonObject()
@@ -70,12 +81,12 @@ class PreviewContactSchema(Schema):
 
 class PreviewSchema(Schema):
     version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
-    external_id = fields.String(validate=validate.Length(min=1, max=255),
-                                metadata={"description": "Render for this stored contact."})
+    external_id = Text(validate=validate.Length(min=1, max=255),
+                       metadata={"description": "Render for this stored contact."})
     contact = fields.Nested(PreviewContactSchema, metadata={"description": "Or for this inline contact."})
     data = JsonObject(metadata={"description": "The trigger payload; the template's sample data when absent."})
     locale = LocaleTag(metadata={"description": "Overrides the contact's locale."})
-    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)),
+    channels = fields.List(Text(validate=validate.OneOf(CHANNELS)),
                            validate=validate.Length(min=1, max=len(CHANNELS)))
 
     @validates_schema
