@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, stream_
 from marshmallow import Schema, fields, validate
 
 from orchestrator import bus
+from orchestrator.api.parsing import ID
 from orchestrator.api.problems import problem
 from orchestrator.db import db
 from orchestrator.errors import NotFound
@@ -115,7 +116,7 @@ def _after_change(contact) -> dict:
     return values
 
 
-@bp.post("/<int:item_id>/<any(seen, read, unread, archive, unarchive):action>")
+@bp.post(f"/<{ID}:item_id>/<any(seen, read, unread, archive, unarchive):action>")
 def mark(item_id: int, action: str):
     AuthQuerySchema().load(request.args)
     contact = _contact_or_404()

@@ -64,6 +64,7 @@ def test_seen_read_archive_and_read_all_move_counts(two_users):
     assert r == {"updated": 1, "counts": {"unread": 0, "unseen": 0, "total": 2}}
     assert client.post(f"/v1/inbox/{a1.id}/unread", headers=headers).get_json()["counts"]["unread"] == 1
     assert client.post(f"/v1/inbox/{a1.id}/explode", headers=headers).status_code == 404
+    assert client.post(f"/v1/inbox/{2**64}/read", headers=headers).status_code == 404  # past any id: no 500
 
 
 def test_one_user_cannot_touch_another_users_inbox(two_users):
