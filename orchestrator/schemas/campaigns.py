@@ -155,6 +155,9 @@ class CampaignFieldsSchema(Schema):
             data["trigger"] = _setting("trigger", TriggerRule.from_dict, data["trigger"]).to_dict()
             if data["trigger"]["delay_seconds"] > MAX_DELAY_SECONDS:
                 raise ValidationError({"trigger": {"delay_seconds": [f"At most {MAX_DELAY_SECONDS} seconds."]}})
+            reentry = data["trigger"].get("reentry")
+            if isinstance(reentry, dict) and reentry.get("every_days", 0) > MAX_DAYS:
+                raise ValidationError({"trigger": {"reentry": [f"every_days is at most {MAX_DAYS}."]}})
         if data.get("goal") is not None:
             data["goal"] = _setting("goal", Goal.from_dict, data["goal"]).to_dict()
             if data["goal"]["window_hours"] > MAX_WINDOW_HOURS:

@@ -214,6 +214,9 @@ def test_campaign_delays_and_windows_are_bounded(api):
         "goal.window_hours"}
     assert refused(api.post("/v1/campaigns", json={**base, "schedule": {
         "kind": "local_time", "date": "2030-01-01", "time": "09:00", "grace_seconds": 1e30}})) == {"schedule"}
+    assert refused(api.post("/v1/campaigns", json={**base, "trigger": {"event_name": "e",
+                                                                       "reentry": {"every_days": 10**12}}})) == {
+        "trigger.reentry"}
     assert count(Campaign) == 0
     ok = api.post("/v1/campaigns", json={**base, "trigger": {"event_name": "e", "delay_seconds": 3600}})
     assert ok.status_code == 201, ok.get_json()
