@@ -66,7 +66,7 @@ def test_launch_pause_resume_complete_with_one_message_per_contact(sandbox_stack
     campaign_id = _launch(stack)
     stack.start_worker(processes=1, threads=8)
 
-    assert wait_until(lambda: _counts(stack, campaign_id).get("sent", 0) >= 3_000, timeout=60, every=0.1)
+    assert wait_until(lambda: _counts(stack, campaign_id).get("sent", 0) >= 3_000, timeout=180, every=0.1)
     _act(stack, service.pause, campaign_id)
     at_pause = _counts(stack, campaign_id).get("sent", 0)
     settled, later = _sends_stop(stack, campaign_id)
@@ -82,7 +82,7 @@ def test_launch_pause_resume_complete_with_one_message_per_contact(sandbox_stack
             campaign_plans.complete_finished(db.session, utcnow())
             return db.session.get(Campaign, campaign_id).status == "completed"
 
-    assert wait_until(completed, timeout=90, every=0.5), _counts(stack, campaign_id)
+    assert wait_until(completed, timeout=240, every=0.5), _counts(stack, campaign_id)
     assert _counts(stack, campaign_id) == {"sent": CONTACTS}
     with stack.app.app_context():
         assert db.session.scalar(select(func.count(func.distinct(Message.contact_id)))
@@ -100,7 +100,7 @@ def test_cancel_mid_send_suppresses_the_rest(sandbox_stack):
     campaign_id = _launch(stack)
     stack.start_worker(processes=1, threads=8)
 
-    assert wait_until(lambda: _counts(stack, campaign_id).get("sent", 0) >= 3_000, timeout=60, every=0.1)
+    assert wait_until(lambda: _counts(stack, campaign_id).get("sent", 0) >= 3_000, timeout=180, every=0.1)
     _act(stack, service.cancel, campaign_id)
     settled, later = _sends_stop(stack, campaign_id)
     assert settled == later < CONTACTS
@@ -111,7 +111,7 @@ def test_cancel_mid_send_suppresses_the_rest(sandbox_stack):
         counts = _counts(stack, campaign_id)
         return not any(counts.get(s) for s in ("queued", "deferred", "sending"))
 
-    assert wait_until(nothing_waits, timeout=30, every=0.5), _counts(stack, campaign_id)
+    assert wait_until(nothing_waits, timeout=120, every=0.5), _counts(stack, campaign_id)
     counts = _counts(stack, campaign_id)
     assert set(counts) == {"sent", "suppressed"} and counts["sent"] == settled
     with stack.app.app_context():

@@ -72,7 +72,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_the_in_f
         make_template()
     first = stack.start_worker(processes=1, threads=4)
     _enqueue(stack, ids, size=500)
-    assert wait_until(lambda: 2_000 <= _counts(stack).get("sent", 0), timeout=90, every=0.02)
+    assert wait_until(lambda: 2_000 <= _counts(stack).get("sent", 0), timeout=240, every=0.02)
     stack.kill(first)
     in_flight = _counts(stack).get("sending", 0)
     sent_before = _counts(stack).get("sent", 0)

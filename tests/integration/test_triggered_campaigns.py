@@ -71,7 +71,7 @@ def test_cart_abandonment_with_delay_exit_event_and_reentry(sandbox_stack):
             unsent = db.session.scalar(select(Message.id).where(Message.status != "sent").limit(1))
             return pending is None and unsent is None
 
-    assert wait_until(settled, timeout=45, every=0.5)
+    assert wait_until(settled, timeout=150, every=0.5)
     with stack.app.app_context():
         people = dict(db.session.execute(select(TriggerEntry.id, TriggerEntry.status)).all())
         entries = db.session.execute(select(TriggerEntry.campaign_id, TriggerEntry.status, TriggerEntry.contact_id)
