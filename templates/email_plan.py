@@ -37,6 +37,7 @@ from markupsafe import Markup, escape
 from .email_html import NO_TRACK_ATTRIBUTE
 from .email_text import _TextWriter, data_text, finish_text, is_tracked_target, link_suffix, shown_target
 from .sandbox import _finalize
+from .sizes import TEXT_SAFE, check_text
 
 HOLE = "\ue000"  # stands for a value inside markup while the template's HTML is analysed
 _PARTIAL_ENTITY = re.compile(r"&[^\t\n\f <&;]*\Z")  # a reference the next value could complete
@@ -155,6 +156,8 @@ def _guard(context: Any, value: Any, mode: int, ops: tuple) -> Markup:
         if value is None:
             value = ""
         else:
+            if value.__class__ not in TEXT_SAFE:
+                check_text(value)  # escape() below turns it into text
             html = getattr(value, "__html__", None)
             if html is not None and _RISKY_MARKUP.search(html()):
                 raise NotFast()

@@ -10,7 +10,9 @@ holding tens of thousands of rows a full collection alone can take longer than t
 A render runs with a :class:`RenderBudget` installed in a context variable; the compiled
 template code calls :func:`tick` at the top of every block body (each loop iteration, each
 macro call) and :func:`check_chars` on every value that could grow, so a template that loops
-or concatenates without end is stopped, not left to hang a worker.
+or concatenates without end is stopped, not left to hang a worker. What runs in C between
+two ticks (turning a list into text, comparing or hashing one) is bounded by measuring the
+values first: see :mod:`templates.sizes`.
 """
 
 from __future__ import annotations
@@ -30,18 +32,25 @@ MAX_INTEGER_BITS = 4096  # far beyond any money amount, far below a slow big-int
 
 @dataclass(frozen=True)
 class RenderLimits:
-    """``deadline_seconds`` bounds one channel's render; ``max_field_chars`` each field's output."""
+    """``deadline_seconds`` bounds one channel's render; ``max_field_chars`` each field's output.
+
+    ``max_value_chars`` bounds each list, tuple or dict a template builds, measured as the
+    length of its text (so whatever C code does with it is bounded too), and the text of
+    the namespaces one render turns into text, in total.
+    """
 
     deadline_seconds: float = 0.2
     max_field_chars: int = 256 * 1024
+    max_value_chars: int = 1024 * 1024
 
 
 class RenderBudget:
-    __slots__ = ("deadline", "limits")
+    __slots__ = ("deadline", "limits", "text_left")
 
     def __init__(self, limits: RenderLimits) -> None:
         self.limits = limits
         self.deadline = thread_time() + limits.deadline_seconds
+        self.text_left = limits.max_value_chars
 
 
 _budget: ContextVar[RenderBudget | None] = ContextVar("chorus_render_budget", default=None)
@@ -109,6 +118,22 @@ def tick() -> None:
 def max_chars() -> int:
     budget = _budget.get()
     return budget.limits.max_field_chars if budget is not None else RenderLimits.max_field_chars
+
+
+def max_value_chars() -> int:
+    budget = _budget.get()
+    return budget.limits.max_value_chars if budget is not None else RenderLimits.max_value_chars
+
+
+def spend_text(size: int, what: str) -> None:
+    """Take ``size`` characters from the render's allowance for ``what``."""
+    budget = _budget.get()
+    if budget is None:
+        return
+    budget.text_left -= size
+    if budget.text_left < 0:
+        limit = budget.limits.max_value_chars
+        raise RenderLimitExceeded(f"{what} would be more than {limit} characters; the limit is {limit}")
 
 
 def check_chars(size: int, what: str = "output") -> None:

@@ -105,7 +105,18 @@ def compile_source(env: TemplateEnvironment, source: str, *, name: str, html: bo
         code = "unknown_filter" if message.startswith("No filter named") else None
         code = "unknown_test" if message.startswith("No test named") else code
         raise TemplateSyntaxIssue(message, line=error.lineno, code=code) from None
+    except TemplateError:
+        raise
+    except Exception as error:  # noqa: BLE001 - constant folding ran template code: {([1],): 1}
+        raise TemplateSyntaxIssue(_shortened(f"{type(error).__name__}: {error}")) from None
     return env.template_class.from_code(env, code, env.make_globals(None), None)
+
+
+MAX_MESSAGE_CHARS = 500  # an error message quotes values; the problem document stays small
+
+
+def _shortened(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS] + "…"
 
 
 def template_line(traceback: Any) -> int | None:
@@ -305,7 +316,7 @@ class Renderer:
             raise
         except SecurityError as error:
             raise TemplateRenderError(
-                f"not allowed: {error}", line=template_line(error.__traceback__)
+                _shortened(f"not allowed: {error}"), line=template_line(error.__traceback__)
             ) from None
         except RecursionError as error:
             raise RenderLimitExceeded(
@@ -315,7 +326,7 @@ class Renderer:
             raise RenderLimitExceeded("template used too much memory", line=template_line(error.__traceback__)) from None
         except Exception as error:  # anything template code raises is the template's fault
             raise TemplateRenderError(
-                f"{type(error).__name__}: {error}", line=template_line(error.__traceback__)
+                _shortened(f"{type(error).__name__}: {error}"), line=template_line(error.__traceback__)
             ) from None
         finally:
             end_budget(token)

@@ -5,9 +5,12 @@ lists and dicts), tightened for untrusted marketer input:
 
 * the generated code calls ``environment.tick()`` at the top of every block body, so every
   loop iteration and macro call checks the render deadline;
-* ``~``, ``+``, ``*`` and ``**`` check the size of what they build, ``%`` on strings and
-  ``str.format``/``format_map`` are refused, and only side-effect-free, size-preserving
-  ``str`` methods are reachable;
+* ``~``, ``+``, ``*`` and ``**`` check the size of what they would build before building it,
+  ``%`` on strings and ``str.format``/``format_map`` are refused, and only side-effect-free,
+  size-preserving ``str`` methods are reachable;
+* every list, tuple and dict the template builds is weighed as it is built, and every value
+  is measured before it becomes text (:mod:`templates.sizes`): no ``repr``, comparison or
+  hash running in C, out of the deadline's reach, can take long;
 * an unsafe attribute raises at once instead of rendering as an empty string;
 * ``lipsum`` is gone and the filter set is the small one in :mod:`templates.filters`.
 """
@@ -22,11 +25,27 @@ from typing import Any
 from jinja2 import ChainableUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import object_type_repr
 from markupsafe import Markup
 
+from .errors import TemplateError
 from .filters import predicted_replace_size, template_filters
 from .limits import check_chars, check_integer_bits, max_chars, tick
+from .sizes import (
+    TEXT_SAFE,
+    BoundedNamespace,
+    check_text,
+    concatenated,
+    repeated,
+    short_repr,
+    sized,
+    sized_dict,
+    sized_list,
+    sized_tuple,
+    text_chars,
+)
 
 HTML_PREFIX = "html:"  # template names starting with this are autoescaped
 PLAN_FILTER_PREFIX = "chorus "  # no template can name a filter with a space in it
@@ -44,11 +63,13 @@ MARKUP_METHODS = STR_METHODS | {"striptags", "unescape"}
 NUMBER_ATTRIBUTES = frozenset(
     {"real", "imag", "numerator", "denominator", "is_integer", "conjugate", "bit_length"}
 )
-SIZED = (str, list, tuple)
+SEQUENCES = (list, tuple)
+SHORT_KEYS = frozenset({str, int, float, bool, type(None)})
 
 
 class BoundedCodeGenerator(CodeGenerator):
-    """Emits a deadline check into every block body and a size check around every ``~``."""
+    """Emits a deadline check into every block body and a size check around everything
+    that builds a value: ``~``, and list, tuple and dict literals."""
 
     def blockvisit(self, nodes_: Any, frame: Frame) -> None:
         self.writeline("environment.tick()")
@@ -65,14 +86,58 @@ class BoundedCodeGenerator(CodeGenerator):
             super()._output_child_post(node, frame, finalize)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.bounded(")
-        super().visit_Concat(node, frame)
+        # As Jinja's, but the parts are measured before the join turns them into text.
+        if frame.eval_ctx.volatile:
+            func_name = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            func_name = "markup_join"
+        else:
+            func_name = "str_join"
+        self.write(f"environment.joined({func_name}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        self.write("environment.sized_list(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Tuple(self, node: nodes.Tuple, frame: Frame) -> None:
+        if node.ctx != "load":  # an assignment or loop target
+            super().visit_Tuple(node, frame)
+            return
+        self.write("environment.sized_tuple(")
+        super().visit_Tuple(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment.sized_dict(")
+        super().visit_Dict(node, frame)
         self.write(")")
 
 
 def _finalize(value: Any) -> Any:
-    # A missing optional value should print as nothing, not as "None".
-    return "" if value is None else value
+    # A missing optional value should print as nothing, not as "None"; anything but a
+    # string or a number is measured before the generated code turns it into text.
+    cls = value.__class__
+    if cls is str:
+        return value
+    if cls in TEXT_SAFE:
+        return "" if value is None else value
+    check_text(value)
+    return value
+
+
+def bounded_concat(parts: Any) -> str:
+    """``environment.concat``: joins a macro's, a ``{% set %}`` block's or a filter block's output."""
+    if parts.__class__ is not list:
+        parts = list(parts)
+    size = sum(map(len, parts))
+    if size > max_chars():
+        check_chars(size, "block output")
+    return "".join(parts)
 
 
 def _autoescape(name: str | None) -> bool:
@@ -94,17 +159,50 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
             cache_size=0,
         )
         self.globals.pop("lipsum", None)
+        self.globals["namespace"] = BoundedNamespace
         self.filters = template_filters()
 
     # Called from generated code ------------------------------------------------------
     tick = staticmethod(tick)
+    concat = staticmethod(bounded_concat)
+    sized_list = staticmethod(sized_list)
+    sized_tuple = staticmethod(sized_tuple)
+    sized_dict = staticmethod(sized_dict)
 
     @staticmethod
-    def bounded(value: Any) -> Any:
-        check_chars(len(value), "concatenation")
-        return value
+    def joined(join: Any, parts: tuple) -> str:
+        """``a ~ b ~ c``: the parts measured as text, the total checked, then joined."""
+        limit = max_chars()
+        total = 0
+        for part in parts:
+            cls = part.__class__
+            if cls is str or cls is Markup:
+                total += len(part)
+            elif cls not in TEXT_SAFE:  # a number's text is short: the result is checked
+                total += text_chars(part, max(limit - total, 0), "concatenation", limit)
+        if total > limit:
+            check_chars(total, "concatenation")
+        result = join(parts)
+        if len(result) > limit:  # escaping the parts made it longer
+            check_chars(len(result), "concatenation")
+        return result
 
     # Sandbox policy -------------------------------------------------------------------
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if argument.__class__ in SHORT_KEYS or isinstance(argument, str):
+            return super().getitem(obj, argument)
+        try:
+            return obj[argument]
+        except (TypeError, LookupError):
+            pass
+        # The undefined value's messages show the key: a long one is only described.
+        try:
+            text_chars(argument, 200)
+        except TemplateError:
+            shown = short_repr(argument)
+            return self.undefined(hint=f"{object_type_repr(obj)} has no element {shown}", obj=obj, name=shown)
+        return self.undefined(obj=obj, name=argument)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         # For a mapping, a key wins over a method: ``data.items`` is the payload's "items",
         # not dict.items, which is what a marketer writing it means.
@@ -144,38 +242,88 @@ class TemplateEnvironment(ImmutableSandboxedEnvironment):
                 raise SecurityError("string formatting with % is not allowed in templates")
             return operator.mod(left, right)
         if operator_ == "*":
-            _check_product(left, right)
-            return operator.mul(left, right)
+            return _product(left, right)
         if operator_ == "**":
             _check_power(left, right)
             return operator.pow(left, right)
-        result = operator.add(left, right)
-        if isinstance(result, SIZED):
-            check_chars(len(result), "addition")
-        elif isinstance(result, int):
-            check_integer_bits(result.bit_length())
-        return result
+        return _sum(left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        if isinstance(__obj, types.BuiltinMethodType) and isinstance(
-            getattr(__obj, "__self__", None), str
-        ):
-            if __obj.__name__ == "join" and args:
-                args = (_bounded_items(__obj.__self__, args[0]), *args[1:])
-            elif __obj.__name__ == "replace" and len(args) >= 2:
-                count = args[2] if len(args) > 2 else kwargs.get("count")
-                size = predicted_replace_size(__obj.__self__, str(args[0]), str(args[1]), count)
-                check_chars(size, "replace")
-        return super().call(__context, __obj, *args, **kwargs)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            args = _check_str_call(__obj, owner, args, kwargs)
+        elif isinstance(__obj, Macro) and (__obj.catch_varargs or __obj.catch_kwargs):
+            args, kwargs = _weighed_macro_extras(__obj, args, kwargs)
+        elif getattr(__obj, "__name__", None) == "index" and isinstance(__obj, types.BuiltinMethodType):
+            for value in args:  # list.index and range.index show the value they did not find
+                check_text(value, "argument")
+        return sized(super().call(__context, __obj, *args, **kwargs))
 
 
-def _check_product(left: Any, right: Any) -> None:
-    if isinstance(left, int) and isinstance(right, SIZED):
+def _check_str_call(method: Any, owner: str, args: tuple, kwargs: dict) -> tuple:
+    """Before a str (or Markup) method runs: what Markup would escape into text is measured."""
+    name = method.__name__
+    if name == "join" and args:
+        return (_bounded_items(owner, args[0]), *args[1:])
+    for value in (*args, *kwargs.values()):
+        if value.__class__ not in TEXT_SAFE:
+            check_text(value, "argument")
+    if name == "replace" and len(args) >= 2:
+        count = args[2] if len(args) > 2 else kwargs.get("count")
+        size = predicted_replace_size(owner, str(args[0]), str(args[1]), count)
+        check_chars(size, "replace")
+    return args
+
+
+def _weighed_macro_extras(macro: Macro, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``varargs`` and ``kwargs`` are a tuple and a dict the call builds: weigh them.
+
+    The extra arguments themselves are passed on weighed, so a macro that passes its
+    ``varargs`` on (to itself, say) is weighed by its items, not walked again each call.
+    """
+    named = len(macro.arguments)
+    if macro.catch_varargs and len(args) > named:
+        extras = tuple(map(sized, args[named:]))
+        sized_tuple(extras)
+        args = args[:named] + extras
+    if macro.catch_kwargs and kwargs:
+        kwargs = {key: value if key in macro.arguments else sized(value) for key, value in kwargs.items()}
+        sized_dict({key: value for key, value in kwargs.items() if key not in macro.arguments})
+    return args, kwargs
+
+
+def _product(left: Any, right: Any) -> Any:
+    if isinstance(left, int) and isinstance(right, (str, list, tuple)):
         left, right = right, left
-    if isinstance(left, SIZED) and isinstance(right, int):
-        check_chars(len(left) * max(right, 0), "repetition")
-    elif isinstance(left, int) and isinstance(right, int):
-        check_integer_bits(left.bit_length() + right.bit_length())
+    if isinstance(right, int):
+        if isinstance(left, str):
+            check_chars(len(left) * max(right, 0), "repetition")
+        elif isinstance(left, SEQUENCES):
+            return repeated(left, right)
+        elif isinstance(left, int):
+            check_integer_bits(left.bit_length() + right.bit_length())
+    return operator.mul(left, right)
+
+
+def _sum(left: Any, right: Any) -> Any:
+    if isinstance(left, str):
+        if isinstance(right, str):
+            check_chars(len(left) + len(right), "addition")
+        else:  # Markup + value escapes the value: its text is measured first
+            check_chars(len(left) + text_chars(right, max_chars(), "addition"), "addition")
+    elif isinstance(right, str):
+        check_chars(len(right) + text_chars(left, max_chars(), "addition"), "addition")
+    elif (isinstance(left, list) and isinstance(right, list)) or (
+        isinstance(left, tuple) and isinstance(right, tuple)
+    ):
+        return concatenated(left, right)
+    result = operator.add(left, right)  # numbers, or a string no longer than the check allowed
+    if isinstance(result, str):
+        if len(result) > max_chars():  # Markup + str escapes the str: longer than measured
+            check_chars(len(result), "addition")
+    elif isinstance(result, int):
+        check_integer_bits(result.bit_length())
+    return result
 
 
 def _check_power(base: Any, exponent: Any) -> None:
@@ -184,12 +332,13 @@ def _check_power(base: Any, exponent: Any) -> None:
 
 
 def _bounded_items(separator: str, iterable: Any) -> list:
+    """The items of ``separator.join(iterable)``, their text measured before the join."""
     items = list(iterable)
     limit = max_chars()
     total = len(separator) * max(len(items) - 1, 0)
-    for item in items:
-        total += len(item) if isinstance(item, str) else 0
-        if total > limit:
-            break
     check_chars(total, "join")
+    for item in items:
+        total += len(item) if item.__class__ is str else text_chars(item, limit - total, "join", limit)
+        if total > limit:
+            check_chars(total, "join")
     return items

@@ -3,10 +3,13 @@
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from templates import (
-    RenderLimitExceeded,
+    EmailContent,
     Renderer,
+    RenderLimitExceeded,
     RenderLimits,
     SmsContent,
     TemplateContent,
@@ -169,3 +172,280 @@ def test_the_render_deadline_leaves_out_garbage_collection():
         assert time.thread_time() - started > 0.02, "the heap is too small to prove anything"
         tick()
     del heap
+
+
+# Containers turned into text, compared or hashed in C, out of the deadline's reach ---------
+# With a deadline of minutes, only the size bounds can stop these in time: each must be
+# refused within a small CPU time (time.thread_time: the machine running the tests is shared).
+patient = Renderer(RenderLimits(deadline_seconds=120))
+CPU_BOUND = 1.0
+
+
+def _refused_quickly(body: str, expected=RenderLimitExceeded, renderer_=patient, **data) -> TemplateError:
+    started = time.thread_time()
+    with pytest.raises(expected) as caught:
+        renderer_.render(TemplateContent(sms=SmsContent(body=body)), "sms", data=data)
+    assert time.thread_time() - started < CPU_BOUND, body
+    if expected is RenderLimitExceeded:
+        assert "longer than" not in caught.value.message  # a size bound, not the deadline
+    return caught.value
+
+
+DOUBLED = "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}"
+NAMESPACE_CHAIN = (  # each tuple weighed while its namespaces were empty; they are filled after
+    "{% set ns = namespace(p=0) %}{% for i in range(40) %}{% set n = namespace(x=0) %}"
+    "{% set pair = (n, n) %}{% set n.x = ns.p %}{% set ns.p = pair %}{% endfor %}"
+)
+CONTAINER_BOMBS = [
+    DOUBLED + "{{ ns.l }}",  # the audit's: linear memory, exponential text
+    DOUBLED + "{{ ns.l|length }}",  # refused as it is built, whatever uses it
+    "{{ [[1]*1000]*1000 }}",
+    "{{ [[1] * 100] * 1000 }}",  # 300K characters: built, but refused as output
+    "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+    "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = [ns.l] * 2 %}{% endfor %}",
+    "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = [ns.l, ns.l]|sum(start=[]) + [ns.l] %}{% endfor %}",
+    # compared and hashed in C: two equal structures sharing nothing, and a tuple key
+    (
+        "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(40) %}"
+        "{% set ns.a, ns.b = [ns.a, ns.b], [ns.b, ns.a] %}{% endfor %}{{ ns.a == ns.b }}"
+    ),
+    "{% set ns = namespace(t=(1,)) %}{% for i in range(40) %}{% set ns.t = (ns.t, ns.t) %}{% endfor %}{{ {ns.t: 1}|length }}",
+    "{% set ns = namespace(t=(1,)) %}{% for i in range(40) %}{% set ns.t = (ns.t, ns.t) %}{% endfor %}{{ [ns.t]|unique|first }}",
+    # other ways to build a container holding a value many times
+    "{% set ns = namespace(d={}) %}{% for i in range(40) %}{% set ns.d = {'a': ns.d, 'b': ns.d} %}{% endfor %}",
+    "{% set ns = namespace(d={}) %}{% for i in range(40) %}{% set ns.d = dict(a=ns.d, b=ns.d) %}{% endfor %}",
+    "{% set ns = namespace(d={}) %}{% for i in range(40) %}{% set ns.d = {}.fromkeys(range(3), ns.d) %}{% endfor %}",
+    "{% set ns = namespace(c=1) %}{% for i in range(40) %}{% set ns.c = cycler(ns.c, ns.c).items %}{% endfor %}{{ {ns.c: 1} }}",
+    "{% macro f(n) %}{% if n %}{{ f(n - 1, varargs, varargs) }}{% else %}{{ {varargs: 1}|length }}{% endif %}{% endmacro %}{{ f(60, 1) }}",
+    "{% macro f(n) %}{% if n %}{{ f(n - 1, a=kwargs, b=kwargs) }}{% else %}{{ kwargs }}{% endif %}{% endmacro %}{{ f(60) }}",
+    # sum of lists is quadratic in Python: 5 s for this one before
+    "{{ ([[1] * 1000] * 1000)|sum(start=[])|length }}",
+    "{{ ([[1] * 1000] * 1000)|sum(start=[]) }}",
+    # namespaces change after the values holding them were weighed: measured when made text
+    NAMESPACE_CHAIN + "{{ ns.p }}",
+    NAMESPACE_CHAIN + "{{ ns.p|string }}",
+    NAMESPACE_CHAIN + "{{ [1].index(ns.p) }}",  # ValueError: <repr> is not in list
+    NAMESPACE_CHAIN + "{{ [1]|select(ns.p)|join }}",  # No test named <repr>
+    NAMESPACE_CHAIN + "{{ [1]|map(ns.p)|join }}",  # No filter named <repr>
+    "{% set ns = namespace(n=namespace(x='x' * 200000)) %}{% set t = (ns.n,) * 100000 %}{{ [1]|select(t)|join }}",
+    # text captured by blocks and macros doubles too
+    (
+        "{% macro d(s) %}{{ s }}{{ s }}{% endmacro %}{% set ns = namespace(s='x') %}"
+        "{% for i in range(60) %}{% set ns.s = d(ns.s) %}{% endfor %}"
+    ),
+    "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s %}{{ ns.s }}{{ ns.s }}{% endset %}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("source", CONTAINER_BOMBS)
+def test_container_bombs_are_refused_by_size_within_a_small_cpu_time(source):
+    _refused_quickly(source)
+
+
+def test_container_bombs_are_refused_with_the_default_limits_too():
+    for source in CONTAINER_BOMBS[:4]:
+        _refused_quickly(source, renderer_=Renderer())
+
+
+def test_a_container_bomb_is_refused_with_its_line():
+    error = _refused_quickly("Hi\n{% set ns = namespace(l=[1]) %}\n{% for i in range(40) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}")
+    assert error.line == 3 and error.channel == "sms" and error.field == "body"
+    error = _refused_quickly("Hi\n\n{{ [[1] * 100] * 1000 }}")
+    assert error.line == 3 and "output would be more than" in error.message
+
+
+def _dag(depth: int) -> list:
+    value = [1]
+    for _ in range(depth):
+        value = [value, value]
+    return value
+
+
+# Payload data is never weighed as it is built: a value sharing its parts (2**40 of them, as
+# text) exercises every path that turns a value into text. JSON cannot share, Python can.
+TEXT_PATHS = [
+    "{{ data.big }}", "{{ data.big|string }}", "{{ data.big|e }}", "{{ data.big|escape }}",
+    "{{ data.big|join }}", "{{ [data.big]|join(',') }}", "{{ [1, 2]|join(data.big) }}",
+    "{{ data.big|map('string')|join }}", "{{ data.big ~ '' }}", "{{ 'x' ~ data.big ~ 'y' }}",
+    "{{ ('x'|e) + data.big }}", "{{ data.big + ('x'|e) }}", "{{ data.big|upper }}",
+    "{{ data.big|lower }}", "{{ data.big|title }}", "{{ data.big|capitalize }}",
+    "{{ data.big|trim }}", "{{ data.big|striptags }}", "{{ data.big|wordcount }}",
+    "{{ data.big|truncate(10) }}", "{{ data.big|urlencode }}", "{{ {'a': 1}|urlencode ~ data.pairs|urlencode }}",
+    "{{ data.big|replace('1', '2') }}", "{{ 'a'|replace('a', data.big) }}",
+    "{{ 'a'.replace('a', data.big) }}", "{{ ''.join([data.big]) }}",
+    "{{ ('x'|e).join([data.big]) }}", "{{ ('x'|e).replace('x', data.big) }}",
+    "{{ ('x'|e).startswith(data.big) }}", "{{ [1].index(data.big) }}",
+    "{{ range(3).index(data.big) }}", "{% set x = [data.big] %}", "{% set x = (data.big, 1) %}",
+    "{{ data.big|sum(start=[])|length }}", "{{ [data.big]|sum(start=[]) }}",
+    "{% set s %}{{ data.big }}{% endset %}", "{% macro m(x) %}{{ x }}{% endmacro %}{{ m(data.big) }}",
+    "{% for x in [1] %}{{ data.big }}{% endfor %}", "{{ data.big if true }}",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("source", TEXT_PATHS)
+def test_every_path_to_text_measures_the_value_first(source):
+    _refused_quickly(source, big=_dag(40), pairs=[("k", _dag(40))])
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ data.big|money('EUR') }}", "{{ data.big|number }}", "{{ data.big|date }}", "{{ data.big|time }}",
+     "{{ 1|money(data.big) }}", "{{ ({}[data.big]) + 1 }}", "{{ data.items[data.bigt] + 1 }}",
+     "{{ data.items[data.big:] }}", "{{ data.big.nothing() }}"],
+)  # fmt: skip
+def test_error_messages_do_not_quote_huge_values(source):
+    error = _refused_quickly(source, TemplateRenderError, big=_dag(40), bigt=tuple(_dag(40)), items=[1])
+    assert len(error.message) < 600
+
+
+def test_email_html_values_are_measured_in_both_render_paths():
+    content = TemplateContent(email=EmailContent(subject="s", html="<p>{{ data.big }}</p>"))
+    for local in (patient, Renderer(RenderLimits(deadline_seconds=120), plan_emails=False)):
+        started = time.thread_time()
+        with pytest.raises(RenderLimitExceeded):
+            local.render(content, "email", data={"big": _dag(40)})
+        assert time.thread_time() - started < CPU_BOUND
+
+
+@pytest.mark.parametrize("name", ["tojson", "pprint", "format", "list", "batch", "slice", "center", "indent", "wordwrap", "xmlattr"])
+def test_filters_that_turn_anything_into_text_at_once_are_unavailable(name):
+    with pytest.raises(TemplateSyntaxIssue) as caught:
+        render_sms(f"{{{{ [1]|{name} }}}}")
+    assert caught.value.code == "unknown_filter"
+
+
+def test_deeply_nested_lists_stop_quickly():
+    # Each level is cheap to build; turning 3000 levels into text recurses in C, too deep.
+    nested = "{% set ns = namespace(l=[1]) %}{% for i in range(3000) %}{% set ns.l = [ns.l] %}{% endfor %}"
+    for tail in ("{{ ns.l }}", "{{ ns.l == ns.l[0] }}", "{{ ns.l|length }}"):
+        started = time.thread_time()
+        try:
+            patient.render(TemplateContent(sms=SmsContent(body=nested + tail)), "sms")
+        except RenderLimitExceeded:
+            pass
+        assert time.thread_time() - started < CPU_BOUND
+
+
+def test_the_text_of_namespaces_is_bounded_per_render():
+    # A namespace changes after the values holding it were weighed, so its text is paid for
+    # when it is made: here 600 references to one of 2000 characters, in an error message.
+    assert render_sms("{% set ns = namespace(x='x' * 20) %}{{ ns }}") == "<Namespace {'x': '" + "x" * 20 + "'}>"
+    error = _refused_quickly(
+        "{% set ns = namespace(x='x' * 2000) %}{% set t = (ns,) * 600 %}"
+        "{% for i in range(10) %}{{ [1]|select(t)|join }}{% endfor %}"
+    )
+    assert "namespace" in error.message
+
+
+LEGIT_OUTPUT = [
+    ("{{ [1, 'a', none, true, 1.5] }}", "[1, 'a', None, True, 1.5]"),
+    ("{{ {'a': [1, (2, 3)], 'b': {}} }}", "{'a': [1, (2, 3)], 'b': {}}"),
+    ("{{ (1,) }} {{ () }} {{ [] }} {{ [[]] }}", "(1,) () [] [[]]"),
+    ("{{ [1] * 3 }} {{ (1, 2) * 2 }} {{ [1] + [2, 3] }} {{ (1,) + (2,) }}", "[1, 1, 1] (1, 2, 1, 2) [1, 2, 3] (1, 2)"),
+    ("{{ [[1], [2, 3]]|sum(start=[]) }} {{ [(1,), (2,)]|sum(start=()) }} {{ [1, 2]|sum }}", "[1, 2, 3] (1, 2) 3"),
+    ("{{ ['a', 'b']|join(', ') }} {{ [1, [2]]|join('-') }} {{ ''.join(['x', 'y']) }}", "a, b 1-[2] xy"),
+    ("{{ [1, 2] ~ '!' }} {{ [1]|string }} {{ {'k': 'v'}|string|upper }}", "[1, 2]! [1] {'K': 'V'}"),
+    ("{% set ns = namespace(a=[1]) %}{% set ns.b = ns.a + [2] %}{{ ns }}", "<Namespace {'a': [1], 'b': [1, 2]}>"),
+    ("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}", "<Namespace {'me': <Namespace {...}>}>"),
+    ("{{ dict(a=1, b=[2]) }} {{ {}.fromkeys(['x'], 0) }} {{ 'a b'.split() }}", "{'a': 1, 'b': [2]} {'x': 0} ['a', 'b']"),
+    ("{% macro m() %}{{ varargs }}{{ kwargs }}{% endmacro %}{{ m(1, [2], k=(3,)) }}", "(1, [2]){'k': (3,)}"),
+    ("{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}{{ c.items }}", "ab('a', 'b')"),
+    ("{{ data.rows }} {{ data.rows|length }} {{ data.rows[0].n }}", "[{'n': 1}, {'n': 2}] 2 1"),
+    ("{{ [1, 2].foo }}|{{ {'a': 1}[(1, 2)] }}|{{ [1][5] }}", "||"),
+    ("{{ (1, 2) in [(1, 2)] }} {{ {(1, 2): 'x'}[(1, 2)] }} {{ [[1], [1]]|unique|length if false else [3, 1, 2]|sort }}", "True x [1, 2, 3]"),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), LEGIT_OUTPUT)
+def test_legitimate_output_of_lists_and_dicts_still_renders(source, expected):
+    assert render_sms(source, rows=[{"n": 1}, {"n": 2}]) == expected
+
+
+def test_error_messages_still_name_the_builtin_types():
+    with pytest.raises(TemplateRenderError, match="'list object' has no attribute 'foo'"):
+        render_sms("{{ [1, 2].foo.bar + 1 }}")
+    with pytest.raises(TemplateRenderError, match='can only concatenate list \\(not "str"\\) to list'):
+        render_sms("{{ [1] + 'a' }}")
+
+
+def test_a_value_just_under_the_field_limit_renders():
+    local = Renderer(RenderLimits(max_field_chars=1000))
+    # "[0, 0, ...]" of 333 items is 999 characters; one more item is too many
+    content = TemplateContent(sms=SmsContent(body="{{ [0] * data.n }}"))
+    assert len(local.render(content, "sms", data={"n": 333}).text) == 999
+    with pytest.raises(RenderLimitExceeded):
+        local.render(content, "sms", data={"n": 334})
+
+
+# Templates from a small grammar of nesting, looping, concatenation and multiplication --------
+_ATOMS = st.sampled_from(
+    ["1", "'ab'", "ns.v", "ns.v", "data.v", "[1]", "(1,)", "{}", "none", "i", "'x' * 300", "range(30)", "n", "blocks.b"]
+)
+_TIMES = st.sampled_from(["0", "2", "3", "10", "1000", "100000", "i"])
+_FILTERS = (
+    "string", "e", "upper", "length", "sum(start=[])", "sum(start=())", "join(',')", "urlencode",
+    "first", "unique|join", "sort|join", "replace('1', '22')", "money('EUR')",
+)  # fmt: skip
+
+
+def _expressions(inner):
+    two = st.tuples(inner, inner)
+    return st.one_of(
+        two.map(lambda p: f"[{p[0]}, {p[1]}]"),
+        two.map(lambda p: f"({p[0]}, {p[1]})"),
+        two.map(lambda p: f"{{'k': {p[0]}, 'j': {p[1]}}}"),
+        two.map(lambda p: f"({p[0]} ~ {p[1]})"),
+        two.map(lambda p: f"({p[0]} + {p[1]})"),
+        two.map(lambda p: f"({p[0]} == {p[1]})"),
+        two.map(lambda p: f"({p[0]} in {p[1]})"),
+        two.map(lambda p: f"m({p[0]}, {p[1]})"),
+        two.map(lambda p: f"dict(a={p[0]}, b={p[1]})"),
+        two.map(lambda p: f"cycler({p[0]}, {p[1]}).items"),
+        two.map(lambda p: f"({p[0]})|join({p[1]})"),
+        st.tuples(inner, _TIMES).map(lambda p: f"({p[0]} * {p[1]})"),
+        inner.map(lambda x: f"[{x}] * 2"),
+        inner.map(lambda x: f"{{({x},): 1}}"),
+        inner.map(lambda x: f"namespace(x={x})"),
+        inner.map(lambda x: f"[1].index({x})"),
+        inner.map(lambda x: f"{{}}.fromkeys(range(3), {x})"),
+        *(inner.map(lambda x, f=f: f"({x})|{f}") for f in _FILTERS),
+    )
+
+
+EXPRESSIONS = st.recursive(_ATOMS, _expressions, max_leaves=6)
+# What grows on every iteration: mostly built from the previous value.
+GROWTH = st.recursive(st.sampled_from(["ns.v"] * 6 + ["1", "'ab'", "[1]", "n", "i"]), _expressions, max_leaves=4)
+_SIMPLE_STATEMENTS = st.one_of(
+    st.tuples(st.sampled_from(["20", "40", "64"]), GROWTH, GROWTH).map(
+        lambda p: f"{{% for i in range({p[0]}) %}}{{% set ns.v = {p[1]} %}}{{% endfor %}}{{{{ {p[2]} }}}}"
+    ),
+    EXPRESSIONS.map(lambda e: f"{{% set ns.v = {e} %}}"),
+    EXPRESSIONS.map(lambda e: f"{{{{ {e} }}}}"),
+    EXPRESSIONS.map(lambda e: f"{{% set n = namespace(x=0) %}}{{% set ns.v = (n, n) %}}{{% set n.x = {e} %}}"),
+    EXPRESSIONS.map(lambda e: f"{{% set s %}}{{{{ {e} }}}}{{{{ {e} }}}}{{% endset %}}{{% set ns.v = s %}}"),
+)
+STATEMENTS = st.recursive(
+    _SIMPLE_STATEMENTS,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=3).map("".join),
+        st.tuples(st.sampled_from(["3", "20", "40", "64"]), inner).map(
+            lambda p: f"{{% for i in range({p[0]}) %}}{p[1]}{{% endfor %}}"
+        ),
+    ),
+    max_leaves=5,
+)
+PRELUDE = "{% macro m() %}{{ varargs }}{{ caller }}{% endmacro %}{% set ns = namespace(v=[1]) %}{% set n = ns %}"
+
+
+@given(STATEMENTS)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_generated_templates_render_or_fail_as_template_errors_within_a_cpu_bound(statements):
+    content = TemplateContent(sms=SmsContent(body=PRELUDE + statements), blocks={"b": "block"})
+    started = time.thread_time()
+    try:
+        text = renderer.render(content, "sms", data={"v": [1, "a", {"k": (2,)}]}).text
+    except TemplateError:
+        pass
+    else:
+        assert len(text) <= 10_000
+    assert time.thread_time() - started < CPU_BOUND, statements
