@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -28,6 +29,7 @@ from orchestrator.services.contacts import FIELDS, upsert_contacts
 CHUNK_ROWS = 500
 MAX_REPORTED_ERRORS = 1000
 MAX_ROWS = 200_000
+FINISHED = ("done", "failed")
 _NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d+)?$")
 _schema = ContactUpsertSchema()
 
@@ -116,14 +118,30 @@ def start_import(session: Session, filename: str, raw: bytes, user_id: int | Non
     return job
 
 
-def import_chunk(session: Session, import_id: int, size: int = CHUNK_ROWS) -> bool:
-    """Import the next `size` rows; True while rows remain. Commits its own progress."""
+def import_chunk(session: Session, import_id: int, size: int = CHUNK_ROWS, *, budget_seconds: float = 0.0) -> bool:
+    """Import the next `size` rows, committing progress (the progress bar reads it), and go on
+    with the next `size` while `budget_seconds` last: the file is parsed once per call, not
+    once per chunk (a 200,000-row file would otherwise be parsed 400 times). True while rows
+    remain."""
     job = session.scalar(select(ContactImport).where(ContactImport.id == import_id).with_for_update())
     if job is None:
         raise NotFound(f"No import {import_id}.")
-    if job.status == "done":
+    if job.status in FINISHED:
         return False
     _, rows = read_rows(job.source)
+    deadline = time.monotonic() + budget_seconds
+    while True:
+        _import_part(session, job, rows, size)
+        if job.status == "done":
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        job = session.scalar(select(ContactImport).where(ContactImport.id == import_id).with_for_update())
+        if job is None or job.status in FINISHED:
+            return False
+
+
+def _import_part(session: Session, job: ContactImport, rows: list[dict], size: int) -> None:
     start = job.processed_rows
     part = rows[start:start + size]
     good: list[dict] = []
@@ -151,7 +169,17 @@ def import_chunk(session: Session, import_id: int, size: int = CHUNK_ROWS) -> bo
         job.status = "done"
         job.finished_at = utcnow()
     session.commit()
-    return job.status != "done"
+
+
+def fail_import(session: Session, import_id: int, reason: str) -> None:
+    """The worker gave up on it (retries spent): say so, so the progress page stops waiting."""
+    job = session.get(ContactImport, import_id)
+    if job is None or job.status in FINISHED:
+        return
+    job.status, job.finished_at = "failed", utcnow()
+    job.errors = [*job.errors, {"row": None, "external_id": "", "field": "file",
+                                "message": f"The import stopped after {job.processed_rows} rows: {reason}"[:500]}]
+    session.commit()
 
 
 def run_import(session: Session, import_id: int, size: int = CHUNK_ROWS) -> ContactImport:

@@ -69,3 +69,35 @@ def test_extra_cells_are_a_row_error(sqlite_app):
     db.session.commit()
     job = run_import(db.session, job.id)
     assert job.created_count == 1 and job.errors[0]["row"] == 2 and job.errors[0]["field"] == "row"
+
+
+def test_one_call_imports_many_chunks_within_its_budget_and_a_spent_import_is_marked_failed(app):
+    from orchestrator.services.csv_import import fail_import, get_import, import_chunk, start_import
+
+    rows = "\n".join(f"bulk{i},bulk{i}@example.com" for i in range(50))
+    job = start_import(db.session, "bulk.csv", f"external_id,email\n{rows}\n".encode())
+    db.session.commit()
+    assert import_chunk(db.session, job.id, size=10) is True  # no budget: one chunk, as before
+    assert get_import(db.session, job.id).processed_rows == 10
+    assert import_chunk(db.session, job.id, size=10, budget_seconds=60) is False  # the rest in one call
+    done = get_import(db.session, job.id)
+    assert (done.status, done.processed_rows, done.created_count) == ("done", 50, 50)
+
+    stuck = start_import(db.session, "stuck.csv", b"external_id,email\nz1,z1@example.com\n")
+    db.session.commit()
+    fail_import(db.session, stuck.id, "database unavailable")
+    failed = get_import(db.session, stuck.id)
+    assert failed.status == "failed" and failed.finished_at is not None
+    assert "database unavailable" in failed.errors[-1]["message"]
+    assert import_chunk(db.session, stuck.id) is False  # a failed import stays stopped
+
+
+def test_the_import_actor_reports_a_spent_import_as_failed(app):
+    from orchestrator.actors.csv_import import import_contacts, import_failed
+    from orchestrator.services.csv_import import get_import, start_import
+
+    assert import_contacts.options["on_failure"] == import_failed.actor_name
+    job = start_import(db.session, "x.csv", b"external_id,email\nq1,q1@example.com\n")
+    db.session.commit()
+    import_failed({"args": [job.id]}, {"type": "OperationalError", "message": "server closed the connection"})
+    assert get_import(db.session, job.id).status == "failed"
