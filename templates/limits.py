@@ -49,7 +49,7 @@ class RenderBudget:
 
     def __init__(self, limits: RenderLimits) -> None:
         self.limits = limits
-        self.deadline = thread_time() + limits.deadline_seconds
+        self.deadline = _cpu() + limits.deadline_seconds
         self.text_left = limits.max_value_chars
 
 
@@ -74,19 +74,25 @@ def extend_deadline(seconds: float) -> None:
         budget.deadline += seconds
 
 
-_gc_started = threading.local()
+_collections = threading.local()  # per thread: when the running collection started, CPU spent in all
 
 
 def _exclude_collections(phase: str, info: dict) -> None:
-    # gc callbacks run in the collecting thread, in its context: the budget seen here is the
-    # one of the render that was interrupted, if any.
+    # Only a thread-local is touched here, never the budget's ContextVar: a collection can run
+    # inside ContextVar.set/reset, and a lookup from it then leaves CPython's per-variable cache
+    # pointing at a value the reset frees (a segfault on the next get).
     if phase == "start":
-        _gc_started.at = thread_time()
+        _collections.started = thread_time()
         return
-    started = getattr(_gc_started, "at", None)
+    started = getattr(_collections, "started", None)
     if started is not None:
-        _gc_started.at = None
-        extend_deadline(thread_time() - started)
+        _collections.started = None
+        _collections.spent = getattr(_collections, "spent", 0.0) + thread_time() - started
+
+
+def _cpu() -> float:
+    """This thread's CPU time less what garbage collection took of it."""
+    return thread_time() - getattr(_collections, "spent", 0.0)
 
 
 if _exclude_collections not in gc.callbacks:
@@ -109,7 +115,7 @@ def render_budget(limits: RenderLimits) -> Iterator[None]:
 
 def tick() -> None:
     budget = _budget.get()
-    if budget is not None and thread_time() > budget.deadline:
+    if budget is not None and _cpu() > budget.deadline:
         raise RenderLimitExceeded(
             f"rendering took longer than {budget.limits.deadline_seconds * 1000:.0f} ms"
         )

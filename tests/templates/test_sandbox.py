@@ -449,3 +449,26 @@ def test_generated_templates_render_or_fail_as_template_errors_within_a_cpu_boun
     else:
         assert len(text) <= 10_000
     assert time.thread_time() - started < CPU_BOUND, statements
+
+
+def test_garbage_collection_inside_a_budget_reset_cannot_crash_the_interpreter():
+    """CPython caches a ContextVar's value unowned; a lookup from a gc callback that runs inside
+    ContextVar.reset leaves the cache pointing at the freed budget (a segfault, seen in CI)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import gc\n"
+        "from contextvars import ContextVar\n"
+        "from templates.limits import RenderLimits, render_budget, tick\n"
+        "others = [ContextVar(f'o{i}') for i in range(40)]\n"
+        "[o.set(object()) for o in others]\n"
+        "gc.set_threshold(1, 1, 1)\n"
+        "for _ in range(20_000):\n"
+        "    with render_budget(RenderLimits()):\n"
+        "        tick()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2], capture_output=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
