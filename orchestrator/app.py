@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, jsonify
@@ -61,6 +62,12 @@ def create_app(config: dict | None = None) -> Flask:
         },
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Send the session cookie only when the session changed. Re-sending it on every
+        # response lets a slow background request (the htmx preview) land after a form post
+        # and overwrite its cookie, losing the flash the post set. The lifetime then counts
+        # from sign-in (CHORUS_SESSION_HOURS), not from the last click.
+        SESSION_REFRESH_EACH_REQUEST=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=app.config["SESSION_HOURS"]),
         JSON_SORT_KEYS=False,
     )
     configure_logging(app)

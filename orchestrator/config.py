@@ -77,6 +77,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CHORUS_LOG_LEVEL", "LOG_LEVEL", str, "INFO", "Python logging level."),
     Setting("CHORUS_SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", _bool, False,
             "Send the UI session cookie over HTTPS only (set true behind TLS)."),
+    Setting("CHORUS_SESSION_HOURS", "SESSION_HOURS", int, 12,
+            "How long a UI sign-in lasts, counted from signing in."),
     Setting("CHORUS_RATELIMIT_STORAGE_URL", "RATELIMIT_STORAGE_URI", str, "memory://",
             "Storage for API rate limits (`redis://…` when several web processes run)."),
     Setting("CHORUS_TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID", str, "", "Twilio account SID."),

@@ -28,6 +28,18 @@ def test_sign_in_sets_a_safe_session_cookie_and_audits(browser, users):
     assert entry.user_id == users["admin"].id
 
 
+def test_only_a_changed_session_sends_the_cookie(as_role):
+    # A background request (the htmx preview) answered after a form post must not overwrite
+    # the cookie that carries the post's flash message.
+    browser = as_role("editor")
+    browser.get("/templates/new")
+    preview = browser.post("/templates/preview", {"sms_body": "Hi"})
+    assert preview.status_code == 200 and "Set-Cookie" not in preview.headers
+    assert "Set-Cookie" not in browser.get("/contacts").headers
+    response = browser.post("/logout")
+    assert "Set-Cookie" in response.headers
+
+
 def test_wrong_password_is_shown_next_to_the_field(browser, users):
     response = browser.login("admin@chorus.test", "not the password")
     assert response.status_code == 422
