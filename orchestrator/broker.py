@@ -3,7 +3,8 @@
 - `inprocess`: Dramatiq's in-memory broker with a real `dramatiq.Worker` started inside the web
   process (embedded mode and most tests). Nothing survives a restart, which is fine: the
   database is the source of truth and the sweeper re-enqueues what was in flight.
-- `redis` (production default) and `rabbitmq`: separate `worker` processes consume.
+- `redis` (production default) and `rabbitmq`: separate `worker` processes consume. On Redis,
+  idle workers wait on a doorbell rung by every enqueue (`orchestrator.doorbell`), not a poll.
 """
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def build_broker(app) -> dramatiq.Broker:
     if kind == "inprocess":
         broker = StubBroker()
     elif kind == "redis":
-        from dramatiq.brokers.redis import RedisBroker
+        from orchestrator.doorbell import DoorbellRedisBroker
 
-        broker = RedisBroker(url=app.config["REDIS_URL"], namespace=app.config["QUEUE_NAMESPACE"])
+        broker = DoorbellRedisBroker(url=app.config["REDIS_URL"], namespace=app.config["QUEUE_NAMESPACE"])
     elif kind == "rabbitmq":
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 # How often a worker that sends no transactional messages looks at its idle queues (ms).
-IDLE_POLL_MS = 1000
 
 
 def _app():
@@ -114,17 +113,15 @@ def worker(processes: int, threads: int, queues: str) -> None:
 def worker_process(processes: int, threads: int, queues: str, poll_ms: int) -> tuple[list[str], dict[str, str]]:
     """The `dramatiq` command line and the variables it needs.
 
-    Dramatiq's Redis consumer sleeps up to its worker timeout between polls of an idle queue (read
-    from `dramatiq_worker_timeout` when dramatiq.worker is imported; its CLI has no flag): that sleep
-    is the floor of an OTP's latency, so a process with the transactional queue polls every
-    `poll_ms`, and one without it gently (IDLE_POLL_MS)."""
+    An idle consumer waits on its queue's doorbell up to Dramatiq's worker timeout (read from
+    `dramatiq_worker_timeout` when dramatiq.worker is imported; its CLI has no flag) before it
+    looks at the queue anyway: `poll_ms`."""
     chosen = [q.strip() for q in queues.split(",") if q.strip()]
     args = [sys.executable, "-m", "dramatiq", "orchestrator.worker", "--processes", str(processes),
             "--threads", str(threads)]
     if chosen:
         args += ["--queues", *chosen]
-    timeout = poll_ms if not chosen or "transactional" in chosen else IDLE_POLL_MS
-    return args, {"dramatiq_worker_timeout": str(timeout)}
+    return args, {"dramatiq_worker_timeout": str(poll_ms)}
 
 
 @main.command()

@@ -117,9 +117,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Per-channel send rates across all workers, messages/s, e.g. `sms=30,email=50` (default: each channel's own)."),
     Setting("CHORUS_CHANNELS_NULL", "CHANNELS_NULL", _bool, False,
             "Benchmarks only: every channel is a null adapter that accepts instantly and sends nothing."),
-    Setting("CHORUS_WORKER_POLL_MS", "WORKER_POLL_MS", int, 10,
-            "Longest pause (ms) of an idle `chorus worker` between polls of the `transactional` queue: the floor "
-            "of an OTP's latency. Workers started with `--queues` not including it poll once a second."),
+    Setting("CHORUS_WORKER_POLL_MS", "WORKER_POLL_MS", int, 1000,
+            "An idle `chorus worker` sleeps on its queues' Redis doorbell, which every enqueue rings, and looks "
+            "at the queues anyway this often (ms): the longest wait of a message Dramatiq put back after a "
+            "crashed worker. Also how soon a stopping worker notices."),
     Setting("CHORUS_WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_TIMEOUT_SECONDS", float, 10.0,
             "Timeout of one outbound webhook delivery."),
     Setting("CHORUS_DEMO", "DEMO", _bool, False, "Embedded demo mode (set by `chorus demo`)."),

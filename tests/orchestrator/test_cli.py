@@ -89,15 +89,14 @@ def test_demo_seed_is_repeatable_and_gives_working_credentials(app):
     assert db.session.scalar(select(func.count(ApiKey.id)).where(ApiKey.revoked_at.is_(None))) == 1
 
 
-def test_a_worker_with_the_transactional_queue_polls_it_every_few_milliseconds():
-    from orchestrator.cli import IDLE_POLL_MS, worker_process
+def test_a_worker_waits_on_the_doorbell_for_the_configured_poll():
+    from orchestrator.cli import worker_process
 
-    args, environ = worker_process(1, 8, "transactional", 10)
-    assert args[-2:] == ["--queues", "transactional"] and environ == {"dramatiq_worker_timeout": "10"}
-    assert worker_process(2, 8, "", 10)[1] == {"dramatiq_worker_timeout": "10"}  # all queues, OTPs included
-    args, environ = worker_process(2, 8, "default, bulk,webhooks", 10)
+    args, environ = worker_process(1, 8, "transactional", 1000)
+    assert args[-2:] == ["--queues", "transactional"] and environ == {"dramatiq_worker_timeout": "1000"}
+    args, environ = worker_process(2, 8, "default, bulk,webhooks", 250)
     assert args[-4:] == ["--queues", "default", "bulk", "webhooks"]
-    assert environ == {"dramatiq_worker_timeout": str(IDLE_POLL_MS)}
+    assert environ == {"dramatiq_worker_timeout": "250"}
     procfile = (ROOT / "Procfile").read_text()
     assert "chorus worker --queues transactional" in procfile  # its own process: never behind a broadcast
 
