@@ -60,8 +60,9 @@ class ContactPageSchema(Schema):
 class ContactListQuerySchema(Schema):
     cursor = Text()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    email = Text()
-    phone = Text()
+    # Read as the contact's own fields are, so `(415) 555-0100` finds `+14155550100`.
+    email = Email(validate=validate.Length(max=320))
+    phone = Phone()
     q = Text(validate=validate.Length(min=1, max=255),
              metadata={"description": "Prefix of external_id or email."})
     updated_after = AwareDateTime()

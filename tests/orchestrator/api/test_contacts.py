@@ -103,6 +103,15 @@ def test_batch_of_ten_thousand(api):
     assert problem_fields(too_many) == {"contacts"}
 
 
+def test_list_filters_read_phone_and_email_as_the_contact_fields_are(api):
+    api.post("/v1/contacts", json={"external_id": "ana", "phone": "+1 415 555 0100", "email": "Ana@Example.COM"})
+    for phone in ("(415) 555-0100", "+14155550100", "415.555.0100"):
+        r = api.get("/v1/contacts", query_string={"phone": phone})
+        assert [c["external_id"] for c in r.get_json()["data"]] == ["ana"], phone
+    r = api.get("/v1/contacts", query_string={"email": " Ana@example.com "})
+    assert [c["external_id"] for c in r.get_json()["data"]] == ["ana"]
+
+
 def test_list_pages_with_cursor_and_filters(api):
     api.post("/v1/contacts/batch", json={"contacts": [
         {"external_id": f"p{i:02d}", "email": f"p{i}@example.com"} for i in range(25)]})
@@ -120,6 +129,7 @@ def test_list_pages_with_cursor_and_filters(api):
     r = api.get("/v1/contacts", query_string={"q": "p1"})
     assert len(r.get_json()["data"]) == 11
     assert problem_fields(api.get("/v1/contacts", query_string={"cursor": "garbage!"})) == {"cursor"}
+    assert problem_fields(api.get("/v1/contacts", query_string={"phone": "not a number"})) == {"phone"}
     assert problem_fields(api.get("/v1/contacts", query_string={"limit": 5000})) == {"limit"}
 
 
