@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any, Mapping, Sequence
 
@@ -98,6 +99,18 @@ def string_map(data: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (data or {}).items()}
 
 
+def apns_headers(priority: str, ttl_seconds: Any, collapse_key: str | None) -> dict[str, str]:
+    """APNs's names for the options: priority 10 or 5, an expiry as a Unix time (0: try once,
+    never store), a collapse id."""
+    headers = {"apns-priority": "10" if priority == "high" else "5"}
+    if ttl_seconds is not None:
+        ttl = int(ttl_seconds)
+        headers["apns-expiration"] = "0" if ttl == 0 else str(int(time.time()) + ttl)
+    if collapse_key:
+        headers["apns-collapse-id"] = collapse_key
+    return headers
+
+
 def build_message(token: str, content: Any, metadata: Mapping[str, Any]) -> messaging.Message:
     """The FCM message for one device: notification, data and per-platform options.
 
@@ -115,15 +128,19 @@ def build_message(token: str, content: Any, metadata: Mapping[str, Any]) -> mess
         data.setdefault("deep_link", deep_link)
     if metadata.get("message_id") is not None:
         data.setdefault("chorus_message_id", str(metadata["message_id"]))
-    priority = metadata.get("priority", "high")
-    ttl = metadata.get("ttl_seconds")
+    # The template's delivery options, else the job's, else urgent with the services' default TTL.
+    chosen_priority = content_field(content, "priority") or metadata.get("priority")
+    priority = chosen_priority or "high"
+    ttl = content_field(content, "ttl_seconds")
+    ttl = metadata.get("ttl_seconds") if ttl is None else ttl
+    collapse_key = content_field(content, "collapse_key") or metadata.get("collapse_key")
     message = messaging.Message(
         notification=messaging.Notification(title=title, body=body, image=image),
         data=data or None,
         android=messaging.AndroidConfig(
             priority="high" if priority == "high" else "normal",
             ttl=int(ttl) if ttl is not None else None,
-            collapse_key=metadata.get("collapse_key"),
+            collapse_key=collapse_key,
             notification=messaging.AndroidNotification(
                 sound=sound,
                 image=image,
@@ -132,13 +149,16 @@ def build_message(token: str, content: Any, metadata: Mapping[str, Any]) -> mess
             ),
         ),
         apns=messaging.APNSConfig(
-            headers={"apns-priority": "10" if priority == "high" else "5"},
+            headers=apns_headers(priority, ttl, collapse_key),
             payload=messaging.APNSPayload(
                 aps=messaging.Aps(sound=sound, badge=badge, mutable_content=True if image else None)
             ),
             fcm_options=messaging.APNSFCMOptions(image=image) if image else None,
         ),
         webpush=messaging.WebpushConfig(
+            # RFC 8030's names: how long the push service keeps it, and how urgently it wakes.
+            headers={**({"TTL": str(int(ttl))} if ttl is not None else {}),
+                     **({"Urgency": chosen_priority} if chosen_priority else {})} or None,
             # FCM only opens HTTPS links from a web notification.
             fcm_options=messaging.WebpushFCMOptions(link=deep_link)
             if deep_link and str(deep_link).startswith("https://")

@@ -21,7 +21,7 @@ CHANNELS: tuple[str, ...] = ("sms", "push", "email", "inapp")
 # Fields whose value is used as written rather than rendered as a template.
 LITERAL_FIELDS: dict[str, frozenset[str]] = {
     "sms": frozenset(),
-    "push": frozenset({"sound", "badge"}),
+    "push": frozenset({"sound", "badge", "priority", "ttl_seconds", "collapse_key"}),
     "email": frozenset({"from_address", "reply_to"}),
     "inapp": frozenset(),
 }
@@ -43,6 +43,10 @@ class PushContent:
     data: dict[str, str] = field(default_factory=dict)
     sound: str | None = None
     badge: int | None = None
+    # Delivery options, not content: how urgently and for how long the push services try.
+    priority: str | None = None  # "high" | "normal"; unset: high
+    ttl_seconds: int | None = None  # unset: the push service's default (FCM: 4 weeks)
+    collapse_key: str | None = None  # a newer push with the same key replaces an undelivered one
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from typing import Any
 
 FCM_MAX_PAYLOAD_BYTES = 4096
 DEEP_LINK_KEY = "deep_link"  # the data key the apps read the deep link from
+PUSH_PRIORITIES = ("high", "normal")
+MAX_PUSH_TTL_SECONDS = 28 * 24 * 3600  # FCM keeps an undelivered message at most four weeks
 
 
 def fcm_message(
@@ -18,6 +20,9 @@ def fcm_message(
     data: dict[str, str] | None = None,
     sound: str | None = None,
     badge: int | None = None,
+    priority: str | None = None,
+    ttl_seconds: int | None = None,
+    collapse_key: str | None = None,
 ) -> dict[str, Any]:
     """The FCM v1 ``message`` object without the device token (tokens vary per send)."""
     notification: dict[str, Any] = {"title": title, "body": body}
@@ -38,8 +43,17 @@ def fcm_message(
         aps["badge"] = badge
     if image_url:
         aps["mutable-content"] = 1  # lets the iOS notification service extension fetch the image
+    android: dict[str, Any] = {}
     if android_notification:
-        message["android"] = {"notification": android_notification}
+        android["notification"] = android_notification
+    if priority:
+        android["priority"] = priority.upper()  # the v1 API's enum
+    if ttl_seconds is not None:
+        android["ttl"] = f"{ttl_seconds}s"
+    if collapse_key:
+        android["collapse_key"] = collapse_key
+    if android:
+        message["android"] = android
     if aps:
         apns: dict[str, Any] = {"payload": {"aps": aps}}
         if image_url:

@@ -21,6 +21,9 @@ class RenderedPush:
     data: dict[str, str] = field(default_factory=dict)
     sound: str | None = None
     badge: int | None = None
+    priority: str | None = None
+    ttl_seconds: int | None = None
+    collapse_key: str | None = None
     payload_size: int = 0  # bytes of the FCM v1 message JSON, token excluded
 
 

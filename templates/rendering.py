@@ -434,6 +434,9 @@ def _shape_push(run: _Render, fields: dict[str, ResolvedField]) -> RenderedPush:
         data=data,
         sound=_literal(fields, "sound"),
         badge=int(badge) if badge is not None else None,
+        priority=_literal(fields, "priority"),
+        ttl_seconds=_literal(fields, "ttl_seconds"),
+        collapse_key=_literal(fields, "collapse_key"),
     )
     return RenderedPush(**rendered, payload_size=payload_size(fcm_message(**rendered)))
 

@@ -22,6 +22,7 @@ from .content import (
     TemplateContent,
 )
 from .locales import is_locale_tag
+from .push_payload import MAX_PUSH_TTL_SECONDS, PUSH_PRIORITIES
 
 MAX_SOURCE = 1_000_000  # characters of one field's source (a long email HTML fits)
 MAX_SHORT = 10_000
@@ -54,6 +55,10 @@ class PushFields(Schema):
     )
     sound = fields.String(allow_none=True, validate=validate.Length(max=256))
     badge = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0, max=99_999))
+    priority = fields.String(allow_none=True, validate=validate.OneOf(PUSH_PRIORITIES))
+    ttl_seconds = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=0, max=MAX_PUSH_TTL_SECONDS))
+    # APNs caps apns-collapse-id at 64 bytes; FCM keeps at most four collapse keys a device.
+    collapse_key = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
 
 
 class PushSchema(PushFields):

@@ -157,6 +157,9 @@ class RenderedPushSchema(Schema):
     data = fields.Dict(keys=fields.String(), values=fields.String())
     sound = fields.String(allow_none=True)
     badge = fields.Integer(allow_none=True)
+    priority = fields.String(allow_none=True)
+    ttl_seconds = fields.Integer(allow_none=True)
+    collapse_key = fields.String(allow_none=True)
     payload_size = fields.Integer(metadata={"description": "Bytes of the FCM message; FCM allows 4096."})
 
 

@@ -30,12 +30,15 @@ PAGE_SIZE = 50
 # The fields the editor shows, per channel; others (push data, sound...) are kept as they are.
 CHANNEL_FIELDS = {
     "sms": ("body",),
-    "push": ("title", "body", "image_url", "deep_link"),
+    "push": ("title", "body", "image_url", "deep_link", "priority", "ttl_seconds", "collapse_key"),
     "email": ("subject", "preheader", "html", "text", "from_name"),
     "inapp": ("title", "body", "image_url", "primary_action.label", "primary_action.url",
               "secondary_action.label", "secondary_action.url"),
 }
-OPTIONAL = {"image_url", "deep_link", "text", "from_name", "primary_action", "secondary_action"}
+OPTIONAL = {"image_url", "deep_link", "text", "from_name", "primary_action", "secondary_action",
+            "priority", "ttl_seconds", "collapse_key"}
+# Typed as numbers in the document; text that is not a whole number is left for the schema to refuse.
+INTEGER_FIELDS = {"ttl_seconds"}
 JSON_FIELDS = ("blocks", "variables", "locales", "sample_data")
 CHANNEL_NAMES = {"sms": "SMS", "push": "Push", "email": "Email", "inapp": "In-app"}
 
@@ -104,6 +107,8 @@ def document_from_form(form, base: dict | None = None) -> tuple[dict, FieldError
                     _set(content, name, "")
                 else:
                     content.pop(name, None)
+            elif top in INTEGER_FIELDS and text.strip().isdigit():
+                _set(content, name, int(text.strip()))
             else:
                 _set(content, name, text)
         for action in ("primary_action", "secondary_action"):

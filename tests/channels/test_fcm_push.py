@@ -1,5 +1,6 @@
 """The real firebase-admin SDK against the loopback FCM v1 API and OAuth token endpoint."""
 
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -17,6 +18,9 @@ class RenderedPush:
     data: dict = field(default_factory=dict)
     sound: str | None = None
     badge: int | None = None
+    priority: str | None = None
+    ttl_seconds: int | None = None
+    collapse_key: str | None = None
     payload_size: int = 120
 
 
@@ -38,6 +42,26 @@ def test_success_builds_every_platform_from_the_template(push_channel, fcm):
     assert sent["apns"]["payload"]["aps"] == {"sound": "default", "badge": 3, "mutable-content": 1}
     assert sent["apns"]["fcm_options"] == {"image": "https://cdn.example/p.png"}
     assert sent["webpush"] == {"fcm_options": {"link": "https://shop.example/sale"}}
+
+
+def test_the_templates_delivery_options_reach_every_platform(push_channel, fcm):
+    before = int(time.time())
+    [result] = push_channel.send_batch([push(8, "token-1", priority="normal", ttl_seconds=3600,
+                                             collapse_key="weekly-offer")])
+    assert result.ok
+    [sent] = fcm.sends()
+    assert sent["android"] == {"priority": "normal", "ttl": "3600s", "collapse_key": "weekly-offer"}
+    headers = sent["apns"]["headers"]
+    assert headers["apns-priority"] == "5" and headers["apns-collapse-id"] == "weekly-offer"
+    assert before + 3600 <= int(headers["apns-expiration"]) <= int(time.time()) + 3600
+    assert sent["webpush"] == {"headers": {"TTL": "3600", "Urgency": "normal"}}
+
+
+def test_a_zero_ttl_means_now_or_never(push_channel, fcm):
+    push_channel.send_batch([push(9, "token-1", ttl_seconds=0)])
+    [sent] = fcm.sends()
+    assert sent["android"]["ttl"] == "0s" and sent["apns"]["headers"]["apns-expiration"] == "0"
+    assert sent["android"]["priority"] == "high", "no priority chosen: urgent, as before"
 
 
 def test_the_service_account_jwt_is_exchanged_for_a_bearer_token(push_channel, fcm):

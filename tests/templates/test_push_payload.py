@@ -19,6 +19,12 @@ def test_message_shape_follows_fcm_v1():
     }
 
 
+def test_delivery_options_are_fcm_v1_android_fields():
+    message = fcm_message(title="T", body="B", priority="normal", ttl_seconds=600, collapse_key="digest")
+    assert message["android"] == {"priority": "NORMAL", "ttl": "600s", "collapse_key": "digest"}
+    assert "apns" not in message  # APNs takes them as headers, which are no part of the payload
+
+
 def test_size_is_utf8_bytes_of_compact_json():
     message = fcm_message(title="ção", body="😀")
     assert payload_size(message) == len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())

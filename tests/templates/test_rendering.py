@@ -90,6 +90,15 @@ def test_push_renders_data_and_measures_payload():
     assert push.badge == 3 and push.sound == "default" and 100 < push.payload_size < 400
 
 
+def test_push_delivery_options_are_used_as_written():
+    content = TemplateContent(push=PushContent(title="Digest", body="{{ data.n }} new", priority="normal",
+                                               ttl_seconds=3600, collapse_key="digest"))
+    push = renderer.render(content, "push", data={"n": 3})
+    assert (push.priority, push.ttl_seconds, push.collapse_key) == ("normal", 3600, "digest")
+    plain = renderer.render(CONTENT, "push", data={"order_id": 1})
+    assert (plain.priority, plain.ttl_seconds, plain.collapse_key) == (None, None, None)
+
+
 def test_inapp_rejects_a_rendered_javascript_url():
     content = TemplateContent(inapp=InappContent(title="t", primary_action=InappAction("Go", "{{ data.url }}")))
     assert renderer.render(content, "inapp", data={"url": "https://ok.example"}).primary_action.url == "https://ok.example"

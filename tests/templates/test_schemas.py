@@ -42,6 +42,11 @@ def test_partial_locale_override_merges_field_by_field():
         ({"blocks": {"bad name": "x"}}, "blocks"),
         ({"email": {"from_address": "nope"}}, "email"),
         ({"push": {"badge": "3"}}, "push"),
+        ({"push": {"title": "t", "priority": "urgent"}}, "push"),
+        ({"push": {"title": "t", "ttl_seconds": -1}}, "push"),
+        ({"push": {"title": "t", "ttl_seconds": 29 * 24 * 3600}}, "push"),
+        ({"push": {"title": "t", "ttl_seconds": "3600"}}, "push"),
+        ({"push": {"title": "t", "collapse_key": "k" * 65}}, "push"),
         ({"sms": {"body": "x", "extra": 1}}, "sms"),
     ],
 )

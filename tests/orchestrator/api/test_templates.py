@@ -208,6 +208,18 @@ def test_preview_reports_segments_payload_size_and_warnings(api):
     assert sizes[1] - sizes[0] >= 300, "the order id appears in title, deep link and data"
 
 
+def test_push_delivery_options_save_preview_and_refuse_bad_values(api):
+    content = copy.deepcopy(CONTENT)
+    content["push"].update(priority="normal", ttl_seconds=3600, collapse_key="shipping")
+    assert create(api, content=content).status_code == 201
+    push = api.post("/v1/templates/order-shipped/preview", json={}).get_json()["channels"]["push"]
+    assert (push["priority"], push["ttl_seconds"], push["collapse_key"]) == ("normal", 3600, "shipping")
+    content["push"]["priority"] = "asap"
+    bad = api.patch("/v1/templates/order-shipped", json={"content": content})
+    assert bad.status_code == 422
+    assert any("priority" in str(item.get("field", "")) for item in problem(bad)), problem(bad)
+
+
 SANDBOX_ESCAPES = [
     "{{ ''.__class__.__mro__ }}",
     "{{ cycler.__init__.__globals__ }}",

@@ -29,6 +29,29 @@ def test_form_round_trips_the_document_and_keeps_what_it_does_not_show():
     assert document_from_form({"locales": "{broken"})[1]["locales"][0].startswith("Line 1:")
 
 
+def test_push_delivery_options_from_the_form(as_role):
+    form = {"push.enabled": "on", "push.title": "Digest", "push.body": "b", "push.priority": "normal",
+            "push.ttl_seconds": " 3600 ", "push.collapse_key": "digest"}
+    document, errors = document_from_form(form)
+    assert errors == {}
+    assert document["push"] == {"title": "Digest", "body": "b", "priority": "normal", "ttl_seconds": 3600,
+                                "collapse_key": "digest"}
+    assert form_from_document(document)["push.ttl_seconds"] == 3600
+    cleared, _ = document_from_form({**form, "push.priority": "", "push.ttl_seconds": "", "push.collapse_key": ""})
+    assert cleared["push"] == {"title": "Digest", "body": "b"}
+
+    editor = as_role("editor")
+    editor.post("/templates/new", starter_form())
+    response = editor.post("/templates/spring", starter_form(**{"push.ttl_seconds": "soon"}))
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(r'id="push-ttl_seconds-error">[^<]*integer', page, re.IGNORECASE), "the error sits at the field"
+    saved = editor.post("/templates/spring", starter_form(**{"push.priority": "normal", "push.ttl_seconds": "600"}))
+    assert saved.status_code == 302
+    page = editor.get("/templates/spring").get_data(as_text=True)
+    assert re.search(r'<option value="normal" selected>', page) and 'value="600"' in page
+
+
 def test_create_preview_and_publish(as_role, users):
     editor = as_role("editor")
     editor.get("/templates/new")
