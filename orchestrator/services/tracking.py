@@ -1,17 +1,16 @@
 """Signed, opaque links in emails: open pixel, click redirect, one-click unsubscribe.
 
-Two token forms, each keyed per purpose so a click token can never be replayed as an
-unsubscribe token:
+Two token forms, both itsdangerous signatures (HMAC, a key per purpose, so a click token can
+never be replayed as an unsubscribe token):
 
-* itsdangerous signatures over a tiny JSON payload naming the message by id (``open_pixel_url``,
+* timed serializer tokens over a tiny JSON payload naming the message by id (``open_pixel_url``,
   ``click_url``, ``unsubscribe_url``): for links made once the message row exists.
 * compact tokens naming the message by its idempotency key (``LinkSigner``): the pipeline
   renders before the row (and its id) exists, and signs up to dozens of links per email, so
-  these are one keyed BLAKE2b (a MAC by design, RFC 7693), truncated to 128 bits, over
-  ``issued:len(key):key[url]`` (open, click) or ``contact:len(topic):topic key``
-  (unsubscribe) — ~1.6 µs of CPU a link against ~20 µs for an itsdangerous token (JSON, key
-  derivation and timestamp each time). A compact token has one dot (``payload.mac``), an
-  itsdangerous timed token at least two, so the readers tell them apart.
+  these sign a packed ``issued:len(key):key[url]`` (open, click) or ``contact:len(topic):topic
+  key`` (unsubscribe) with a plain ``Signer`` — ~9 µs of CPU a link against ~20 µs for a timed
+  serializer token (JSON and a timestamp each time). A compact token has one dot
+  (``payload.signature``), a timed token two, so the readers tell them apart.
 
 Only URLs Chorus signed can be the target of a click redirect, so the endpoint is no open
 redirect. Unsubscribe tokens never expire (a person may act on an old email, and the law
@@ -23,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import re
 import time
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, Signer, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -116,7 +114,6 @@ def unsubscribe_url(contact_id: int, message_id: int | None = None, topic: str |
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
-MAC_BYTES = 16
 
 
 def _b64(raw: bytes) -> str:
@@ -133,9 +130,9 @@ class LinkSigner:
 
     def __init__(self, secret: str, base: str):
         self.base = base
-        self._keys = {purpose: hashlib.blake2b(f"chorus.tracking.compact.{purpose}".encode(),
-                                               key=hashlib.sha256(secret.encode()).digest()).digest()
-                      for purpose in (OPEN, CLICK, UNSUBSCRIBE)}
+        self._signers = {purpose: Signer(secret, salt=f"chorus.tracking.compact.{purpose}",
+                                         key_derivation="hmac", digest_method=hashlib.sha256)
+                         for purpose in (OPEN, CLICK, UNSUBSCRIBE)}
 
     @staticmethod
     def message_prefix(message_key: str, issued: int | None = None) -> bytes:
@@ -143,8 +140,7 @@ class LinkSigner:
         return b"%d:%d:%s" % (int(time.time()) if issued is None else issued, len(key), key)
 
     def _token(self, purpose: str, payload: bytes) -> str:
-        mac = hashlib.blake2b(payload, key=self._keys[purpose], digest_size=MAC_BYTES).digest()
-        return _b64(payload) + "." + _b64(mac)
+        return self._signers[purpose].sign(_b64(payload)).decode("ascii")
 
     def open_pixel_url(self, prefix: bytes) -> str:
         return self.base + OPEN_PATH + self._token(OPEN, prefix)
@@ -159,12 +155,11 @@ class LinkSigner:
         return self.base + UNSUBSCRIBE_PATH + self._token(UNSUBSCRIBE, payload)
 
     def _verified(self, purpose: str, token: str) -> bytes:
-        encoded, mac = token.split(".")
-        payload = _unb64(encoded)
-        expected = hashlib.blake2b(payload, key=self._keys[purpose], digest_size=MAC_BYTES).digest()
-        if not hmac.compare_digest(expected, _unb64(mac)):
-            raise BadToken("bad signature")
-        return payload
+        try:
+            encoded = self._signers[purpose].unsign(token)
+        except BadData:
+            raise BadToken("bad signature") from None
+        return _unb64(encoded.decode("ascii"))
 
     def read_unsubscribe(self, token: str) -> Unsubscribe:
         try:

@@ -55,3 +55,18 @@ def test_track_links_rewrites_web_links_but_not_unsubscribe_or_mailto(sqlite_app
     assert f'href="{unsub}"' in out and 'href="mailto:x@y.test"' in out
     first = out.split('href="', 1)[1].split('"', 1)[0]
     assert tracking.read_click(token_of(first)).url == "https://shop.test/a?x=1&y=2"
+
+
+def test_compact_tokens_are_itsdangerous_signatures_bound_to_the_secret(sqlite_app):
+    ours = tracking.link_signer()
+    prefix = ours.message_prefix("campaign:1:0:5:email")
+    token = token_of(ours.click_url(prefix, "https://shop.test/"))
+    assert token.count(".") == 1
+    assert ours.read(tracking.CLICK, token, tracking.TRACKING_MAX_AGE)[:2] == ("campaign:1:0:5:email", "https://shop.test/")
+    theirs = tracking.LinkSigner("another-secret-of-enough-length-0123456789", ours.base)
+    for forged in (token_of(theirs.click_url(prefix, "https://evil.test/")),
+                   token_of(theirs.unsubscribe_url(1, "campaign:1:0:5:email"))):
+        with pytest.raises(tracking.BadToken):
+            tracking.read_click(forged)
+        with pytest.raises(tracking.BadToken):
+            tracking.read_unsubscribe(forged)
