@@ -60,6 +60,15 @@ class Stack:
         self.workers.append(process)
         return process
 
+    def start_scheduler(self, **settings: str) -> subprocess.Popen:
+        """`chorus scheduler`, as the Procfile runs it (stopped with the workers)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", "scheduler"],
+            cwd=ROOT, env={**os.environ, **self.env, **settings}, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.workers.append(process)
+        return process
+
     def kill(self, process: subprocess.Popen) -> None:
         """SIGKILL the worker's whole process group: no shutdown, no acks, no cleanup."""
         os.killpg(process.pid, signal.SIGKILL)
