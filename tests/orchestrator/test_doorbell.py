@@ -140,3 +140,14 @@ def test_a_dramatiq_worker_on_the_doorbell_runs_each_message_promptly(broker):
         assert all(at - sent[n] < poll_ms / 1000 * 0.8 for n, at in done), "each woke the worker, no poll"
     finally:
         worker.stop()
+
+
+def test_a_socket_timeout_shorter_than_the_wait_is_just_a_timeout(redis_url):
+    broker = DoorbellRedisBroker(url=redis_url + "?socket_timeout=0.2", namespace=f"chorus-test-{uuid.uuid4().hex[:8]}")
+    try:
+        assert broker.wait_for_bell("transactional", 2_000) is False
+        broker.ring("transactional")
+        assert broker.wait_for_bell("transactional", 2_000) is True
+    finally:
+        broker.client.delete(broker.bell_key("transactional"))
+        broker.close()
