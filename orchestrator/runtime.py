@@ -1,5 +1,8 @@
-"""What a web process starts beside itself in the embedded (`inprocess`) mode."""
+"""Process start-up: what a web process starts beside itself in the embedded (`inprocess`)
+mode, and settling the heap once the app is built."""
 from __future__ import annotations
+
+import gc
 
 from orchestrator.broker import start_inprocess_worker
 from orchestrator.scheduler import start_in_thread
@@ -11,3 +14,13 @@ def start_embedded_services(app) -> None:
         return
     start_inprocess_worker(app)
     app.extensions["chorus_scheduler_stop"] = start_in_thread(app)
+
+
+def freeze_startup_heap() -> None:
+    """Put everything built at start-up (app, models, schemas, SDK clients) beyond the garbage
+    collector. A full collection of a fresh Chorus process scans it all: 50-75 ms measured on a
+    2-core machine, a pause every request and send in flight waits out (the p99 of an OTP).
+    Frozen, a full collection scans only what requests made. Called once the app exists, in
+    each process (gunicorn and Dramatiq workers import their entry module after forking)."""
+    gc.collect()
+    gc.freeze()

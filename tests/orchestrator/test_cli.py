@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -169,10 +170,14 @@ def test_commands_refuse_to_start_production_without_a_secret_key(tmp_path):
 
 
 def test_the_scheduler_process_runs_its_periodic_jobs(tmp_path):
+    import importlib
+
     from orchestrator.app import create_app
+    from orchestrator.broker import actor_modules
     from orchestrator.scheduler import JOBS, run_due
 
-    import orchestrator.worker  # noqa: F401 - registers the actors and their periodic jobs
+    for name in actor_modules():  # what the worker's entry module loads: actors and periodic jobs
+        importlib.import_module(name)
 
     url = f"sqlite:///{tmp_path / 'scheduler.sqlite3'}"
     assert run_chorus(["db", "upgrade"], {"CHORUS_DATABASE_URL": url}).returncode == 0
@@ -199,3 +204,14 @@ def test_the_scheduler_process_runs_its_periodic_jobs(tmp_path):
 def test_the_demo_refuses_a_database_that_is_not_its_own_sqlite_file():
     refused = run_chorus(["demo"], {"CHORUS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/production"})
     assert refused.returncode != 0 and "SQLite file of its own" in refused.stderr
+
+
+@pytest.mark.parametrize("entry", ["orchestrator.worker", "orchestrator.wsgi"])
+def test_the_process_entry_points_freeze_their_start_up_heap(tmp_path, entry):
+    # Out of the collector's reach: full collections then scan only what requests make.
+    env = {**os.environ, "CHORUS_DATABASE_URL": f"sqlite:///{tmp_path / 'entry.sqlite3'}", "CHORUS_BROKER": "inprocess",
+           "CHORUS_SECRET_KEY": "entry-point-test-secret-key-0123456789"}
+    probe = f"import gc, {entry}; print(gc.get_freeze_count())"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip().splitlines()[-1]) > 50_000
