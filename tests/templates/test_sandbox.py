@@ -158,6 +158,28 @@ def test_the_render_deadline_counts_cpu_not_waiting():
                 tick()
 
 
+def test_deadline_checks_read_the_cpu_clock_only_when_the_wall_clock_allows(monkeypatch):
+    """Reading a thread's CPU clock is a system call; a render ticks at every loop iteration."""
+    import time
+
+    from templates import limits
+
+    reads = []
+
+    def counting_thread_time():
+        reads.append(1)
+        return time.thread_time()
+
+    monkeypatch.setattr(limits, "thread_time", counting_thread_time)
+    time.sleep(2 * limits.ANCHOR_SECONDS)  # no fresh reading to start from
+    for _ in range(200):  # a worker rendering field after field, recipient after recipient
+        with limits.render_budget(limits.RenderLimits(deadline_seconds=5)):
+            for _ in range(100):
+                limits.tick()
+    # Read at every budget and tick, as before, it was 20,200 readings.
+    assert 1 <= len(reads) <= 100, f"{len(reads)} readings of the CPU clock for 200 budgets and 20,000 ticks"
+
+
 def test_the_render_deadline_leaves_out_garbage_collection():
     """A full collection on a worker holding many rows may outlast the deadline by itself."""
     import gc
