@@ -111,8 +111,8 @@ def main() -> None:
             template_service.publish(db.session, "otp")
             key = create_api_key(db.session, "bench").secret
             db.session.commit()
-        # The workers of the Procfile: the transactional queue's (polling it every
-        # CHORUS_WORKER_POLL_MS; two processes, as one GIL cannot claim and post 200 sends/s),
+        # The workers of the Procfile: the transactional queue's (woken by the Redis doorbell
+        # at each enqueue; two processes, as one GIL cannot claim and post 200 sends/s),
         # and one for the rest (it answers the readiness heartbeat).
         chorus = [sys.executable, "-m", "orchestrator.cli", "worker"]
         deployment.spawn([*chorus, "--queues", "transactional", "--processes", "2", "--threads", "8"])
