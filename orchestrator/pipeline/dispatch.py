@@ -12,11 +12,19 @@ from typing import Iterable
 
 SEND_CHUNK = 500
 MAX_BROKER_DELAY_SECONDS = 3600
+API_KEY_PREFIX = "tx:"  # idempotency keys of POST /v1/messages rows: `tx:{api_key}:{key}:{channel}`
+
+
+def urgent_row(row) -> bool:
+    """Transactional content, or anything sent through the API whatever its category: its
+    retries and fallbacks stay on the transactional queue, as its first send did."""
+    return row.category == "transactional" or (getattr(row, "idempotency_key", None) or "").startswith(API_KEY_PREFIX)
 
 
 def enqueue_sends(rows: Iterable, now: datetime, *, urgent: bool = False) -> int:
-    """`rows` have id, channel, category and next_attempt_at; returns broker messages sent.
-    `urgent` puts every row on the transactional queue (API sends, whatever their category)."""
+    """`rows` have id, channel, category, next_attempt_at and (for the queue choice) an
+    idempotency_key; returns broker messages sent. `urgent` puts every row on the
+    transactional queue."""
     from orchestrator.actors.delivery import send_messages, send_transactional
 
     groups: dict[tuple[str, bool, int], list[int]] = defaultdict(list)
@@ -26,7 +34,7 @@ def enqueue_sends(rows: Iterable, now: datetime, *, urgent: bool = False) -> int
             delay = int((row.next_attempt_at - now).total_seconds() * 1000) + 1
             if delay > MAX_BROKER_DELAY_SECONDS * 1000:
                 continue
-        groups[(row.channel, urgent or row.category == "transactional", delay)].append(row.id)
+        groups[(row.channel, urgent or urgent_row(row), delay)].append(row.id)
     sent = 0
     for (_channel, transactional, delay), ids in groups.items():
         actor = send_transactional if transactional else send_messages

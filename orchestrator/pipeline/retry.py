@@ -58,7 +58,7 @@ def handle_failures(session: Session, failures: Sequence[tuple[Any, Failed]], no
                 requeue.append({"id": row.id, "next_attempt_at": next_at, "error_code": error.code,
                                 "error_detail": str(error.reason)[:1000],
                                 "detail": {"retry": row.attempts, "error": error.code or "transient"}})
-                outcome.retried.append(_Due(row.id, row.channel, row.category, next_at))
+                outcome.retried.append(_Due(row.id, row.channel, row.category, next_at, row.idempotency_key))
                 continue
             outcome.expired += 1
             changes.append(StatusChange(row.id, "failed", now, "chorus",
@@ -100,6 +100,7 @@ class _Due:
     channel: str
     category: str
     next_attempt_at: datetime | None
+    idempotency_key: str | None = None  # decides the queue (dispatch.urgent_row)
 
 
 def _fallback_row(row: Any, error: PermanentError) -> dict:

@@ -46,7 +46,7 @@ def sweep(session: Session, *, now: datetime, sending_timeout: float, grace: flo
         report.stuck = len(stuck)
     overdue = now - timedelta(seconds=grace)
     due_rows = session.execute(
-        select(c.id, c.channel, c.category).where(or_(
+        select(c.id, c.channel, c.category, c.idempotency_key).where(or_(
             and_(c.status == "deferred", c.next_attempt_at <= now),
             and_(c.status == "queued", or_(c.next_attempt_at <= overdue,
                                            and_(c.next_attempt_at.is_(None), c.updated_at <= overdue))),
@@ -61,7 +61,7 @@ def sweep(session: Session, *, now: datetime, sending_timeout: float, grace: flo
     session.commit()
     report.due = len(due_rows)
     if enqueue and due_rows:
-        report.enqueued = enqueue_sends([_Due(r.id, r.channel, r.category) for r in due_rows], now)
+        report.enqueued = enqueue_sends([_Due(r.id, r.channel, r.category, r.idempotency_key) for r in due_rows], now)
     return report
 
 
@@ -70,4 +70,5 @@ class _Due:
     id: int
     channel: str
     category: str
+    idempotency_key: str | None = None
     next_attempt_at: datetime | None = None

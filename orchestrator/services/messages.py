@@ -12,7 +12,7 @@ from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.models import Contact, Message, MessageEvent
 from orchestrator.pipeline import record
 from orchestrator.pipeline.deliver import deliver_batch, enqueue_recorded
-from orchestrator.pipeline.dispatch import enqueue_sends
+from orchestrator.pipeline.dispatch import API_KEY_PREFIX, enqueue_sends
 from orchestrator.services import templates as template_service
 from orchestrator.services.pagination import decode_cursor, encode_cursor
 
@@ -38,7 +38,7 @@ def send_transactional(session: Session, *, api_key_id: int, idempotency_key: st
     job: dict[str, Any] = {
         "template_key": body["template"], "template_version_id": version.id, "channels": channels,
         "strategy": body.get("strategy") or "all", "category": content.category, "topic": content.topic,
-        "data": body.get("data") or {}, "key_prefix": f"tx:{api_key_id}:{idempotency_key}", "priority": "high",
+        "data": body.get("data") or {}, "key_prefix": f"{API_KEY_PREFIX}{api_key_id}:{idempotency_key}", "priority": "high",
         "send_at": body["send_at"].isoformat() if body.get("send_at") else None,
     }
     if to.get("external_id"):

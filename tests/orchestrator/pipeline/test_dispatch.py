@@ -30,3 +30,36 @@ def test_api_sends_go_to_the_transactional_queue_and_campaigns_to_bulk(app, api)
     assert otp.status_code == 202
     assert _waiting(app) == {"transactional": 2, "bulk": 2}
     broker.flush_all()
+
+
+def test_retries_and_sweeps_of_an_api_send_keep_the_transactional_queue(app):
+    from datetime import timedelta
+
+    from orchestrator.models import utcnow
+    from orchestrator.pipeline.dispatch import enqueue_sends
+    from orchestrator.pipeline.record import StoredMessage
+    from orchestrator.pipeline.sweeper import sweep
+    from orchestrator.services.messages import send_transactional
+
+    broker = app.extensions["chorus_broker"]
+    broker.flush_all()
+    now = utcnow()
+    rows = [StoredMessage(1, "tx:7:order-1@1:sms", "sms", "queued", "marketing", None),
+            StoredMessage(2, "campaign:1:0:5:email", "email", "queued", "marketing", None),
+            StoredMessage(3, "campaign:1:0:6:push", "push", "queued", "transactional", None)]
+    assert enqueue_sends(rows, now) == 3
+    assert _waiting(app) == {"transactional": 2, "bulk": 1}
+    broker.flush_all()
+
+    # A marketing template sent through the API whose broker message was lost: the sweeper
+    # brings it back on the transactional queue, where it started.
+    make_template()
+    add_contacts(1)
+    send_transactional(db.session, api_key_id=7, idempotency_key="promo-1", now=now - timedelta(hours=1),
+                       body={"template": "welcome", "to": {"external_id": "c0"}, "channels": ["sms"],
+                             "data": {"code": "1"}})
+    broker.flush_all()
+    report = sweep(db.session, now=now, sending_timeout=60, grace=60)
+    assert report.enqueued == 1
+    assert _waiting(app) == {"transactional": 1, "bulk": 0}
+    broker.flush_all()
