@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-# How often a worker that sends no transactional messages looks at its idle queues (ms).
-
 
 def _app():
     from orchestrator.app import create_app

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 SEND_CHUNK = 500
 MAX_BROKER_DELAY_SECONDS = 3600
 API_KEY_PREFIX = "tx:"  # idempotency keys of POST /v1/messages rows: `tx:{api_key}:{key}:{channel}`
+
+
+class Due(NamedTuple):
+    """A row to hand to the send actors (retries, sweeps): what enqueue_sends reads."""
+    id: int
+    channel: str
+    category: str
+    next_attempt_at: datetime | None = None
+    idempotency_key: str | None = None  # decides the queue (urgent_row)
 
 
 def urgent_row(row) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from channels import Failed, PermanentError
 from orchestrator.models import Contact, Device
 from orchestrator.pipeline import record
+from orchestrator.pipeline.dispatch import Due
 from orchestrator.services import sms_opt_outs
 from orchestrator.services.status import StatusChange, apply_statuses, emit_after_commit
 
@@ -58,7 +59,7 @@ def handle_failures(session: Session, failures: Sequence[tuple[Any, Failed]], no
                 requeue.append({"id": row.id, "next_attempt_at": next_at, "error_code": error.code,
                                 "error_detail": str(error.reason)[:1000],
                                 "detail": {"retry": row.attempts, "error": error.code or "transient"}})
-                outcome.retried.append(_Due(row.id, row.channel, row.category, next_at, row.idempotency_key))
+                outcome.retried.append(Due(row.id, row.channel, row.category, next_at, row.idempotency_key))
                 continue
             outcome.expired += 1
             changes.append(StatusChange(row.id, "failed", now, "chorus",
@@ -93,14 +94,6 @@ def handle_failures(session: Session, failures: Sequence[tuple[Any, Failed]], no
         outcome.fallbacks = record.insert_messages(session, fallbacks, now)
     return outcome
 
-
-@dataclass(frozen=True)
-class _Due:
-    id: int
-    channel: str
-    category: str
-    next_attempt_at: datetime | None
-    idempotency_key: str | None = None  # decides the queue (dispatch.urgent_row)
 
 
 def _fallback_row(row: Any, error: PermanentError) -> dict:

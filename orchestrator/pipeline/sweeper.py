@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.pipeline import record
-from orchestrator.pipeline.dispatch import enqueue_sends
+from orchestrator.pipeline.dispatch import Due, enqueue_sends
 
 LIMIT = 20_000
 
@@ -61,14 +61,7 @@ def sweep(session: Session, *, now: datetime, sending_timeout: float, grace: flo
     session.commit()
     report.due = len(due_rows)
     if enqueue and due_rows:
-        report.enqueued = enqueue_sends([_Due(r.id, r.channel, r.category, r.idempotency_key) for r in due_rows], now)
+        report.enqueued = enqueue_sends([Due(r.id, r.channel, r.category, idempotency_key=r.idempotency_key)
+                                         for r in due_rows], now)
     return report
 
-
-@dataclass(frozen=True)
-class _Due:
-    id: int
-    channel: str
-    category: str
-    idempotency_key: str | None = None
-    next_attempt_at: datetime | None = None

@@ -9,16 +9,17 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from orchestrator.app import create_app
 from orchestrator.broker import activate_broker
 from orchestrator.config import from_environ
 from orchestrator.db import db
-from orchestrator.models import Contact, Device
+from orchestrator.models import Contact, Device, Message
 from tests.conftest import reset_database
 from tests.fakes.fcm_server import FakeFcm
 from tests.fakes.smtp_server import FakeSmtp
@@ -88,6 +89,14 @@ class Stack:
         self.smtp.stop()
 
     # -- data ----------------------------------------------------------------------------
+    def statuses(self, campaign_id: int | None = None) -> Counter:
+        """Messages per status (of one campaign, when given): what the tests wait on."""
+        query = select(Message.status, func.count()).group_by(Message.status)
+        if campaign_id is not None:
+            query = query.where(Message.campaign_id == campaign_id)
+        with self.app.app_context():
+            return Counter(dict(db.session.execute(query).all()))
+
     def add_contacts(self, count: int, **fields) -> list[int]:
         with self.app.app_context():
             rows = [{"external_id": f"p{i}", "email": f"p{i}@example.com", "phone": f"+14152{i:06d}",

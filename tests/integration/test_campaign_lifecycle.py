@@ -41,12 +41,6 @@ def _launch(stack) -> int:
         return campaign.id
 
 
-def _counts(stack, campaign_id: int) -> dict[str, int]:
-    with stack.app.app_context():
-        return dict(db.session.execute(select(Message.status, func.count()).where(Message.campaign_id == campaign_id)
-                                       .group_by(Message.status)).all())
-
-
 def _act(stack, action, campaign_id: int):
     with stack.app.app_context():
         return action(db.session, campaign_id)
@@ -55,9 +49,9 @@ def _act(stack, action, campaign_id: int):
 def _sends_stop(stack, campaign_id: int) -> tuple[int, int]:
     """Sent counts two and five seconds after a pause or cancel."""
     time.sleep(2)
-    settled = _counts(stack, campaign_id).get("sent", 0)
+    settled = stack.statuses(campaign_id).get("sent", 0)
     time.sleep(3)
-    return settled, _counts(stack, campaign_id).get("sent", 0)
+    return settled, stack.statuses(campaign_id).get("sent", 0)
 
 
 def test_launch_pause_resume_complete_with_one_message_per_contact(sandbox_stack):
@@ -66,14 +60,14 @@ def test_launch_pause_resume_complete_with_one_message_per_contact(sandbox_stack
     campaign_id = _launch(stack)
     stack.start_worker(processes=1, threads=8)
 
-    assert wait_until(lambda: _counts(stack, campaign_id).get("sent", 0) >= 3_000, timeout=180, every=0.1)
+    assert wait_until(lambda: stack.statuses(campaign_id).get("sent", 0) >= 3_000, timeout=180, every=0.1)
     _act(stack, service.pause, campaign_id)
-    at_pause = _counts(stack, campaign_id).get("sent", 0)
+    at_pause = stack.statuses(campaign_id).get("sent", 0)
     settled, later = _sends_stop(stack, campaign_id)
     print(f"\npaused at {at_pause} sent; {settled - at_pause} more went in flight, none after that")
     assert settled == later, "sends went on while paused"
     assert settled < CONTACTS, "the campaign finished before the pause could prove anything"
-    assert _counts(stack, campaign_id).get("sending", 0) == 0
+    assert stack.statuses(campaign_id).get("sending", 0) == 0
 
     _act(stack, service.resume, campaign_id)
 
@@ -82,8 +76,8 @@ def test_launch_pause_resume_complete_with_one_message_per_contact(sandbox_stack
             campaign_plans.complete_finished(db.session, utcnow())
             return db.session.get(Campaign, campaign_id).status == "completed"
 
-    assert wait_until(completed, timeout=240, every=0.5), _counts(stack, campaign_id)
-    assert _counts(stack, campaign_id) == {"sent": CONTACTS}
+    assert wait_until(completed, timeout=240, every=0.5), stack.statuses(campaign_id)
+    assert stack.statuses(campaign_id) == {"sent": CONTACTS}
     with stack.app.app_context():
         assert db.session.scalar(select(func.count(func.distinct(Message.contact_id)))
                                  .where(Message.campaign_id == campaign_id)) == CONTACTS
@@ -100,7 +94,7 @@ def test_cancel_mid_send_suppresses_the_rest(sandbox_stack):
     campaign_id = _launch(stack)
     stack.start_worker(processes=1, threads=8)
 
-    assert wait_until(lambda: _counts(stack, campaign_id).get("sent", 0) >= 3_000, timeout=180, every=0.1)
+    assert wait_until(lambda: stack.statuses(campaign_id).get("sent", 0) >= 3_000, timeout=180, every=0.1)
     _act(stack, service.cancel, campaign_id)
     settled, later = _sends_stop(stack, campaign_id)
     assert settled == later < CONTACTS
@@ -108,11 +102,11 @@ def test_cancel_mid_send_suppresses_the_rest(sandbox_stack):
     def nothing_waits() -> bool:
         with stack.app.app_context():
             campaign_plans.sweep_cancelled(db.session, utcnow())
-        counts = _counts(stack, campaign_id)
+        counts = stack.statuses(campaign_id)
         return not any(counts.get(s) for s in ("queued", "deferred", "sending"))
 
-    assert wait_until(nothing_waits, timeout=120, every=0.5), _counts(stack, campaign_id)
-    counts = _counts(stack, campaign_id)
+    assert wait_until(nothing_waits, timeout=120, every=0.5), stack.statuses(campaign_id)
+    counts = stack.statuses(campaign_id)
     assert set(counts) == {"sent", "suppressed"} and counts["sent"] == settled
     with stack.app.app_context():
         assert set(db.session.scalars(select(Message.reason).where(Message.campaign_id == campaign_id,

@@ -19,11 +19,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 CHANNELS = ["push", "sms", "email"]
 
 
-def _counts(stack) -> dict[str, int]:
-    with stack.app.app_context():
-        return dict(db.session.execute(select(Message.status, func.count()).group_by(Message.status)).all())
-
-
 def _failures(stack) -> list[tuple]:
     """Why messages failed: the first thing to read when a count does not add up."""
     with stack.app.app_context():
@@ -55,9 +50,9 @@ def test_ten_thousand_recipients_on_three_channels_arrive_exactly_once(stack):
 
     # Exactly once is the point here, not speed (bench/fanout.py measures that): a loaded
     # 2-core CI machine gets time.
-    assert wait_until(lambda: _counts(stack).get("sent", 0) + _counts(stack).get("failed", 0) >= 30_000, timeout=300), \
-        (_counts(stack), _failures(stack))
-    assert _counts(stack).get("sent", 0) == 30_000, (_counts(stack), _failures(stack))
+    assert wait_until(lambda: stack.statuses().get("sent", 0) + stack.statuses().get("failed", 0) >= 30_000, timeout=300), \
+        (stack.statuses(), _failures(stack))
+    assert stack.statuses().get("sent", 0) == 30_000, (stack.statuses(), _failures(stack))
     arrivals = _arrivals(stack)
     for channel, counter in arrivals.items():
         assert len(counter) == 10_000, channel
@@ -72,10 +67,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_the_in_f
         make_template()
     first = stack.start_worker(processes=1, threads=4)
     _enqueue(stack, ids, size=500)
-    assert wait_until(lambda: 2_000 <= _counts(stack).get("sent", 0), timeout=240, every=0.02)
+    assert wait_until(lambda: 2_000 <= stack.statuses().get("sent", 0), timeout=240, every=0.02)
     stack.kill(first)
-    in_flight = _counts(stack).get("sending", 0)
-    sent_before = _counts(stack).get("sent", 0)
+    in_flight = stack.statuses().get("sending", 0)
+    sent_before = stack.statuses().get("sent", 0)
     assert sent_before < 9_000, "the kill came too late to prove anything"
 
     # What a restart brings back: a new worker, the scheduler's sweeper, and the campaign plan
@@ -86,9 +81,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_at_most_the_in_f
     def done() -> bool:
         with stack.app.app_context():
             sweep(db.session, now=utcnow(), sending_timeout=5, grace=5)
-        return _counts(stack).get("sent", 0) == 9_000
+        return stack.statuses().get("sent", 0) == 9_000
 
-    assert wait_until(done, timeout=300, every=1.0), _counts(stack)  # a loaded CI machine gets time
+    assert wait_until(done, timeout=300, every=1.0), stack.statuses()  # a loaded CI machine gets time
     with stack.app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Message)) == 9_000
     arrivals = _arrivals(stack)

@@ -5,7 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from orchestrator import pipeline
 from orchestrator.db import db
@@ -14,11 +14,6 @@ from tests.integration.stack import wait_until
 from tests.orchestrator.pipeline.conftest import make_template
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
-
-
-def _statuses(stack) -> Counter:
-    with stack.app.app_context():
-        return Counter(dict(db.session.execute(select(Message.status, func.count()).group_by(Message.status)).all()))
 
 
 def test_the_scheduler_process_re_enqueues_lost_and_stuck_messages_exactly_once(stack):
@@ -35,12 +30,12 @@ def test_the_scheduler_process_re_enqueues_lost_and_stuck_messages_exactly_once(
         db.session.commit()
     # ...and Redis restarted empty: not one broker message is left.
     stack.app.extensions["chorus_broker"].flush_all()
-    assert _statuses(stack) == Counter({"queued": 350, "sending": 50})
+    assert stack.statuses() == Counter({"queued": 350, "sending": 50})
 
     stack.start_worker(processes=1, threads=4)
     scheduler = stack.start_scheduler(CHORUS_SENDING_TIMEOUT_SECONDS="5", CHORUS_SWEEP_GRACE_SECONDS="1")
-    assert wait_until(lambda: _statuses(stack)["sent"] == 400, timeout=180, every=0.5), \
-        (_statuses(stack), scheduler.poll())
+    assert wait_until(lambda: stack.statuses()["sent"] == 400, timeout=180, every=0.5), \
+        (stack.statuses(), scheduler.poll())
     assert scheduler.poll() is None, "the scheduler keeps running"
     sms = Counter(form["To"] for form in stack.twilio.sent())
     email = Counter(address for mail in stack.smtp.messages for address in mail.recipients)

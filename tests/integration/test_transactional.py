@@ -25,11 +25,6 @@ def _client(stack):
     return stack.app.test_client(), {"Authorization": f"Bearer {secret}"}
 
 
-def _statuses(stack) -> Counter:
-    with stack.app.app_context():
-        return Counter(dict(db.session.execute(select(Message.status, func.count()).group_by(Message.status)).all()))
-
-
 def test_concurrent_duplicates_and_fallback_from_a_dead_push_token_to_sms(stack):
     ids = stack.add_contacts(2)
     with stack.app.app_context():
@@ -56,7 +51,7 @@ def test_concurrent_duplicates_and_fallback_from_a_dead_push_token_to_sms(stack)
     assert len({str(a.json["messages"]) for a in answers if a.status_code == 202}) == 1  # replays match
 
     assert wait_until(lambda: len(stack.twilio.sent()) >= 1, timeout=120)
-    assert wait_until(lambda: _statuses(stack)["sent"] == 1 and _statuses(stack)["failed"] == 1, timeout=120)
+    assert wait_until(lambda: stack.statuses()["sent"] == 1 and stack.statuses()["failed"] == 1, timeout=120)
     assert [form["To"] for form in stack.twilio.sent()] == ["+14152000000"]
     with stack.app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Device).where(Device.contact_id == ids[0])) == 0
@@ -78,8 +73,8 @@ def test_caps_hold_across_two_worker_processes_and_quiet_hours_defer(stack):
         for start in range(0, 300, 50):
             deliver_batch.send({"template_key": "welcome", "campaign_id": campaign, "contact_ids": ids[start:start + 50],
                                 "channels": ["sms"], "frequency_caps": cap, "data": {"code": "1"}})
-    assert wait_until(lambda: sum(_statuses(stack).values()) == 900 and _statuses(stack)["sent"] == 300,
-                      timeout=180), _statuses(stack)
+    assert wait_until(lambda: sum(stack.statuses().values()) == 900 and stack.statuses()["sent"] == 300,
+                      timeout=180), stack.statuses()
     per_number = Counter(form["To"] for form in stack.twilio.sent())
     assert len(per_number) == 300 and max(per_number.values()) == 1
     with stack.app.app_context():
@@ -91,5 +86,5 @@ def test_caps_hold_across_two_worker_processes_and_quiet_hours_defer(stack):
     quiet = {"start": f"{(hour + 23) % 24:02d}:00", "end": f"{(hour + 22) % 24:02d}:00"}
     deliver_batch.send({"template_key": "welcome", "campaign_id": 9, "contact_ids": ids[:10], "channels": ["email"],
                         "quiet_hours": quiet, "data": {"code": "1"}})
-    assert wait_until(lambda: _statuses(stack)["deferred"] == 10, timeout=120)
+    assert wait_until(lambda: stack.statuses()["deferred"] == 10, timeout=120)
     assert stack.smtp.messages == []
