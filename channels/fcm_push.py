@@ -32,7 +32,7 @@ from channels.channel import PUSH, DeclaredChannel, check_batch
 from channels.envelope import Accepted, Envelope, Failed, SendResult, content_field
 from channels.errors import InvalidAddress, PermanentError, TransientError
 from channels.settings import ChannelSettings
-from channels.provider_http import NO_RESEND, parse_retry_after
+from channels.provider_http import NO_RESEND, parse_retry_after, pin_environment
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,9 @@ class PushChannel(DeclaredChannel):
             name=f"chorus-push-{uuid.uuid4().hex}",
         )
         self.transport = FcmTransport(self.chunk_size, settings.fcm_api_url)
-        _messaging_session(self.app).mount(FCM_API_URL, self.transport)
+        session = _messaging_session(self.app)
+        session.mount(FCM_API_URL, self.transport)
+        pin_environment(session, self.transport.api_url or FCM_API_URL)
 
     @staticmethod
     def credentials_present(settings: ChannelSettings) -> bool:

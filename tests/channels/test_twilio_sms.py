@@ -137,3 +137,27 @@ def test_error_classification(http_status, code, kind):
         "permanent": lambda: not hasattr(error, "retry_after") and not error.address_invalid,
         "transient": lambda: hasattr(error, "retry_after"),
     }[kind]()
+
+
+def test_proxy_and_ca_settings_are_read_once_when_the_client_is_built(twilio, monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/chorus/corporate-ca.pem")
+    proxied = SmsChannel(twilio_settings(twilio))
+    session = proxied.http_client.session
+    assert session.proxies["http"] == "http://proxy.internal:3128"
+    assert session.verify == "/etc/chorus/corporate-ca.pem" and session.trust_env is False
+    proxied.close()
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    channel = SmsChannel(twilio_settings(twilio))
+    try:
+        assert "http" not in channel.http_client.session.proxies  # NO_PROXY holds for the loopback
+        # Changed afterwards, the environment is not read again on each send.
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        monkeypatch.delenv("NO_PROXY")
+        assert channel.send_batch([sms(1, "+14155552671")])[0].ok
+    finally:
+        channel.close()
