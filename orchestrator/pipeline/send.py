@@ -10,6 +10,7 @@ Either way recording bounds what a crash can duplicate: rows already answered ar
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from channels import Accepted, Envelope, Failed, TransientError
@@ -81,13 +82,11 @@ def send_messages(session: Session, message_ids: Sequence[int], *, app=None, now
     app = app or current_app._get_current_object()
     report = SendReport()
     now = now or utcnow()
-    c = record.MESSAGES.c
-    candidates = session.execute(
-        select(c.id, c.channel, c.contact_id, c.category, c.topic, c.address, c.created_at)
-        .where(record.among(session, c.id, list(message_ids)), record.due_filter(now), c.provider_id.is_(None))
-        .order_by(c.id)).all()
+    candidates = session.execute(_candidates(session.get_bind().dialect.name),
+                                 {"ids": list(message_ids), "now": now}).all()
     withdrawn = suppress_withdrawn(session, candidates, now) if candidates else set()
-    session.commit()
+    if withdrawn:
+        session.commit()  # else the read joins the first claim's transaction: one commit fewer
     candidates = [row for row in candidates if row.id not in withdrawn]
     if not candidates:
         return report
@@ -119,6 +118,21 @@ def send_messages(session: Session, message_ids: Sequence[int], *, app=None, now
             report.provider_calls += 1
             _record_results(session, chunk, results, base_backoff, report, enqueue)
     return report
+
+
+@functools.cache
+def _candidates(dialect: str):
+    """The unsent, due rows among :ids (built once: every send_messages job runs it)."""
+    c = record.MESSAGES.c
+    if dialect == "postgresql":
+        from sqlalchemy import BigInteger, any_
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        among = c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+    else:
+        among = c.id.in_(bindparam("ids", expanding=True))
+    return (select(c.id, c.channel, c.contact_id, c.category, c.topic, c.address, c.created_at)
+            .where(among, record.due_filter(bindparam("now")), c.provider_id.is_(None)).order_by(c.id))
 
 
 def send_claimed(session: Session, rows: Sequence[Any], *, app=None, enqueue: bool = True) -> SendReport:
