@@ -207,7 +207,7 @@ def add_events(session: Session, events: Sequence[Mapping[str, Any]], *, announc
     if not events:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and len(events) > COPY_ABOVE:
         from psycopg.types.json import Jsonb
 
         raw = connection.connection.driver_connection
