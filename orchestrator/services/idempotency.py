@@ -12,13 +12,14 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import BigInteger, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,20 +57,10 @@ def begin(session: Session, api_key_id: int, key: str, digest: str, now: datetim
     """Claim `key` in the session's transaction (one INSERT … ON CONFLICT; the caller commits
     it with its work, or rolls it back); returns the claim's id, or the stored answer."""
     table = IdempotencyKey.__table__
-    postgres = session.get_bind().dialect.name == "postgresql"
     for _ in range(2):
         values = {"api_key_id": api_key_id, "key": key, "request_hash": digest, "created_at": now,
-                  "expires_at": now + KEEP}
-        if postgres:
-            # Lock and insert in one statement; a duplicate that finds the lock taken inserts
-            # nothing instead of waiting for the first request's transaction to end.
-            source = select(*(literal(v, table.c[k].type) for k, v in values.items())).where(
-                func.pg_try_advisory_xact_lock(lock_id(api_key_id, key)))
-            statement = postgresql.insert(table).from_select(list(values), source)
-        else:  # SQLite runs one writer at a time: a duplicate waits for the first to commit
-            statement = sqlite.insert(table).values(values)
-        claimed = session.execute(statement.on_conflict_do_nothing(index_elements=["api_key_id", "key"])
-                                  .returning(table.c.id)).scalar()
+                  "expires_at": now + KEEP, "lock": lock_id(api_key_id, key)}
+        claimed = session.execute(_claim(session.get_bind().dialect.name), values).scalar()
         if claimed is not None:
             return claimed
         existing = session.execute(select(table.c.id, table.c.request_hash, table.c.response_status,
@@ -87,6 +78,25 @@ def begin(session: Session, api_key_id: int, key: str, digest: str, now: datetim
             raise Conflict("A request with this Idempotency-Key is still being processed; retry later.")
         return Replay(existing.response_status, existing.response_body)
     raise Conflict("The Idempotency-Key is contended; retry later.")
+
+
+CLAIMED_COLUMNS = ("api_key_id", "key", "request_hash", "created_at", "expires_at")
+
+
+@functools.cache
+def _claim(dialect: str):
+    """The claiming INSERT, built once (every API send with a key runs it); parameters are the
+    CLAIMED_COLUMNS and `lock`."""
+    table = IdempotencyKey.__table__
+    if dialect == "postgresql":
+        # Lock and insert in one statement; a duplicate that finds the lock taken inserts
+        # nothing instead of waiting for the first request's transaction to end.
+        source = select(*(bindparam(name, type_=table.c[name].type) for name in CLAIMED_COLUMNS)).where(
+            func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
+        statement = postgresql.insert(table).from_select(list(CLAIMED_COLUMNS), source)
+    else:  # SQLite runs one writer at a time: a duplicate waits for the first to commit
+        statement = sqlite.insert(table).values({name: bindparam(name) for name in CLAIMED_COLUMNS})
+    return statement.on_conflict_do_nothing(index_elements=["api_key_id", "key"]).returning(table.c.id)
 
 
 def finish(session: Session, claim_id: int, status: int, body: Any) -> None:
