@@ -67,6 +67,14 @@ class Deployment:
                 continue
         return total
 
+    @staticmethod
+    def machine_cpu_seconds() -> float:
+        """CPU time the whole machine has spent busy (every core, every process: the benchmark
+        client, the loopback providers, PostgreSQL and Redis too), from /proc/stat."""
+        user, nice, system, _idle, _iowait, irq, softirq = (
+            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+        return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
     def wait_for_workers(self, timeout: float = 60) -> None:
         """A heartbeat through the broker proves a worker is consuming."""
         from sqlalchemy import select

@@ -130,16 +130,17 @@ def main() -> None:
             time.sleep(0.1)
         run_rate(base_url, key, twilio, 20, 1, offset=900_000)  # warm-up: pools, caches, JIT of the SDKs
         print("rate/s  requests  arrived  errors   p50 ms   p95 ms   p99 ms   (202 answered: p50 ms  p99 ms)"
-              "   Chorus CPU ms/send")
+              "   CPU ms/send: Chorus  machine")
         for n, rate in enumerate(int(r) for r in args.rates.split(",")):
-            cpu = deployment.cpu_seconds()
+            cpu, machine = deployment.cpu_seconds(), deployment.machine_cpu_seconds()
             result = run_rate(base_url, key, twilio, rate, seconds, offset=n * 100_000)
             # CPU of gunicorn and the workers per send: with the bench client, the loopback
             # Twilio, PostgreSQL and Redis on the same cores, it says where saturation begins.
             cpu_ms = (deployment.cpu_seconds() - cpu) * 1000 / max(1, result["requests"])
+            machine_ms = (deployment.machine_cpu_seconds() - machine) * 1000 / max(1, result["requests"])
             print(f"{result['rate']:>6}  {result['requests']:>8}  {result['arrived']:>7}  {result['errors']:>6}"
                   f"  {result['p50']:>7.1f}  {result['p95']:>7.1f}  {result['p99']:>7.1f}"
-                  f"   {result['api_p50']:>7.1f} {result['api_p99']:>7.1f}   {cpu_ms:>8.1f}")
+                  f"   {result['api_p50']:>7.1f} {result['api_p99']:>7.1f}   {cpu_ms:>18.1f} {machine_ms:>8.1f}")
         print("aim: p99 < 50 ms")
     finally:
         deployment.close()
