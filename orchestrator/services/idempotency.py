@@ -101,8 +101,14 @@ def _claim(dialect: str):
 
 def finish(session: Session, claim_id: int, status: int, body: Any) -> None:
     """Store the answer with the claim; the caller's commit makes both visible at once."""
-    session.execute(update(IdempotencyKey.__table__).where(IdempotencyKey.__table__.c.id == claim_id)
-                    .values(response_status=status, response_body=body))
+    session.execute(_answer(), {"claim": claim_id, "response_status": status, "response_body": body})
+
+
+@functools.cache
+def _answer():
+    table = IdempotencyKey.__table__
+    return update(table).where(table.c.id == bindparam("claim")).values(
+        response_status=bindparam("response_status"), response_body=bindparam("response_body"))
 
 
 def purge_expired(session: Session, now: datetime) -> int:
