@@ -8,7 +8,7 @@ the rows it wrote, with their status, so it only sends what was not sent.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -24,6 +24,7 @@ EVENTS = MessageEvent.__table__
 CHUNK = 1000
 COPY_ABOVE = 50  # below this, one plain INSERT beats the four statements of the COPY path
 WAITING = ("queued", "deferred")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)  # `created_since` when any age will do
 
 # What the send path needs of a row.
 SEND_COLUMNS = ("id", "idempotency_key", "contact_id", "campaign_id", "channel", "address", "content",
@@ -224,21 +225,21 @@ def add_events(session: Session, events: Sequence[Mapping[str, Any]], *, announc
                 "source": e["source"], "detail": dict(e["detail"])})
 
 
-def claim(session: Session, ids: Sequence[int], now: datetime) -> list[Any]:
-    """queued/deferred → sending for the due rows among `ids`, attempts + 1.
+def claim(session: Session, ids: Sequence[int], now: datetime, *, created_since: datetime | None = None) -> list[Any]:
+    """queued/deferred → sending for the due rows among `ids` (recorded at `created_since` or
+    later, when given), attempts + 1.
 
     The conditional UPDATE is the lock: of two workers handed the same id, one gets the row and
     the other nothing. A row the provider already took (provider_id set) is never claimed, nor
     one of a paused or cancelled campaign (it stays waiting).
     """
     postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _claim_with_timeline() if postgres else _claim_statement()
+    since = created_since or EPOCH
     claimed = []
     for start in range(0, len(ids), CHUNK):
-        part = list(ids[start:start + CHUNK])
-        if postgres:
-            claimed.extend(session.execute(_claim_with_timeline(), {"ids": part, "now": now}).all())
-        else:
-            claimed.extend(session.execute(_claim_statement(), {"ids": part, "now": now}).all())
+        claimed.extend(session.execute(statement, {"ids": list(ids[start:start + CHUNK]), "now": now,
+                                                   "since": since}).all())
     claimed.sort(key=lambda row: row.id)
     events = [{"message_id": r.id, "status": "sending", "at": now, "source": "chorus",
                "detail": {"attempt": r.attempts}} for r in claimed]
@@ -256,7 +257,8 @@ def _claim_statement():
     c = MESSAGES.c
     return (update(MESSAGES)
             .where(c.id.in_(bindparam("ids", expanding=True)), c.status.in_(WAITING), c.provider_id.is_(None),
-                   or_(c.next_attempt_at.is_(None), c.next_attempt_at <= bindparam("now")), campaign_not_halted())
+                   or_(c.next_attempt_at.is_(None), c.next_attempt_at <= bindparam("now")),
+                   c.created_at >= bindparam("since"), campaign_not_halted())
             .values(status="sending", attempts=c.attempts + 1, updated_at=bindparam("now"))
             .returning(*(c[name] for name in SEND_COLUMNS)))
 
@@ -278,7 +280,8 @@ def _claim_with_timeline():
         "WITH claimed AS (UPDATE messages AS m SET status = 'sending', attempts = m.attempts + 1, "
         "updated_at = :now FROM unnest(CAST(:ids AS bigint[])) AS v(id) "
         f"WHERE m.id = v.id AND (m.status IN ({sql_list(WAITING)})) IS TRUE AND m.provider_id IS NULL "
-        "AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now) AND (m.campaign_id IS NULL OR "
+        "AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now) AND m.created_at >= :since "
+        "AND (m.campaign_id IS NULL OR "
         f"m.campaign_id NOT IN (SELECT id FROM campaigns WHERE status IN ({sql_list(HALTED)}))) "
         f"RETURNING {returned}), "
         "timeline AS (INSERT INTO message_events (message_id, status, at, source, detail) "

@@ -26,7 +26,7 @@ from channels import Accepted, Envelope, Failed, TransientError
 from orchestrator.models import utcnow
 from orchestrator.pipeline import record
 from orchestrator.pipeline.adapters import registry_for
-from orchestrator.pipeline.consent import suppress_withdrawn
+from orchestrator.pipeline.consent import FRESH, suppress_withdrawn
 from orchestrator.pipeline.dispatch import enqueue_sends
 from orchestrator.pipeline.halts import campaign_halted
 from orchestrator.pipeline.ratelimit import limiter_for
@@ -44,6 +44,8 @@ FLUSH_SECONDS = 0.25
 # does a batch still sending after MAX_INLINE_SECONDS (or a third of the sweeper's timeout).
 MAX_INLINE_WAIT = 2.0
 MAX_INLINE_SECONDS = 10.0
+# send_messages jobs of at most this many ids claim their fresh rows with no read first.
+DIRECT_CLAIM_MAX = 8
 
 
 @dataclass
@@ -78,46 +80,78 @@ def send_messages(session: Session, message_ids: Sequence[int], *, app=None, now
     Rows are claimed one provider chunk at a time, right before that chunk goes, so a row is
     `sending` only while its own request is in flight: that is the window a SIGKILL can
     duplicate, and what CHORUS_SENDING_TIMEOUT_SECONDS must outlast.
+
+    A job of a few rows (an API send: one row per channel) claims those recorded within the
+    last `FRESH` at once, with no candidate read first: their consent was decided moments ago
+    and is not read again anyway (see orchestrator.pipeline.consent).
     """
     app = app or current_app._get_current_object()
     report = SendReport()
     now = now or utcnow()
-    candidates = session.execute(_candidates(session.get_bind().dialect.name),
-                                 {"ids": list(message_ids), "now": now}).all()
+    ids = list(message_ids)
+    sender = _ChunkSender(session, app, report, now, enqueue)
+    if len(ids) <= DIRECT_CLAIM_MAX:
+        rows = record.claim(session, ids, max(utcnow(), now), created_since=now - FRESH)
+        session.commit()
+        report.claimed += len(rows)
+        by_channel: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            by_channel[row.channel].append(row)
+        for channel, channel_rows in by_channel.items():
+            sender.send(channel, channel_rows)
+        taken = {row.id for row in rows}
+        ids = [i for i in ids if i not in taken]
+        if not ids:
+            return report
+    candidates = session.execute(_candidates(session.get_bind().dialect.name), {"ids": ids, "now": now}).all()
     withdrawn = suppress_withdrawn(session, candidates, now) if candidates else set()
     if withdrawn:
         session.commit()  # else the read joins the first claim's transaction: one commit fewer
-    candidates = [row for row in candidates if row.id not in withdrawn]
-    if not candidates:
-        return report
-    registry = registry_for(app)
-    limiter = limiter_for(app)
-    base_backoff = float(app.config["RETRY_BACKOFF_SECONDS"])
-    by_channel: dict[str, list[int]] = defaultdict(list)
+    by_channel_ids: dict[str, list[int]] = defaultdict(list)
     for candidate in candidates:
-        by_channel[candidate.channel].append(candidate.id)
-    for channel, ids in by_channel.items():
-        adapter = registry.get(channel)
-        for chunk_ids in record.chunked(ids, adapter.max_batch):
+        if candidate.id not in withdrawn:
+            by_channel_ids[candidate.channel].append(candidate.id)
+    for channel, channel_ids in by_channel_ids.items():
+        for chunk_ids in record.chunked(channel_ids, sender.adapter(channel).max_batch):
             # The claim's own time (not the job's start): the sweeper's deadline runs from it.
             rows = record.claim(session, list(chunk_ids), max(utcnow(), now))
             session.commit()
             report.claimed += len(rows)
-            expired = [row for row in rows if row.expires_at is not None and row.expires_at < now]
-            if expired:
-                _fail_expired(session, expired, now)
-                session.commit()
-                report.expired += len(expired)
-            chunk = [row for row in rows if not (row.expires_at is not None and row.expires_at < now)]
-            if not chunk:
-                continue
-            wait = limiter.wait_for(channel, len(chunk))
+            sender.send(channel, rows)
+    return report
+
+
+class _ChunkSender:
+    """send_messages's part after the claim: claimed rows of one channel, in provider chunks
+    under the shared rate limit, each chunk's results recorded (and committed) before the next."""
+
+    def __init__(self, session: Session, app, report: SendReport, now: datetime, enqueue: bool):
+        self.session, self.app, self.report, self.now, self.enqueue = session, app, report, now, enqueue
+        self.registry = None
+
+    def adapter(self, channel: str):
+        if self.registry is None:
+            self.registry = registry_for(self.app)
+            self.limiter = limiter_for(self.app)
+            self.base_backoff = float(self.app.config["RETRY_BACKOFF_SECONDS"])
+        return self.registry.get(channel)
+
+    def send(self, channel: str, rows: Sequence[Any]) -> None:
+        now, report = self.now, self.report
+        expired = [row for row in rows if row.expires_at is not None and row.expires_at < now]
+        if expired:
+            _fail_expired(self.session, expired, now)
+            self.session.commit()
+            report.expired += len(expired)
+        live = [row for row in rows if not (row.expires_at is not None and row.expires_at < now)]
+        adapter = self.adapter(channel)
+        for chunk in record.chunked(live, adapter.max_batch):
+            wait = self.limiter.wait_for(channel, len(chunk))
             if wait > 0:
                 time.sleep(wait)
             results = _send_chunk(adapter, chunk)
             report.provider_calls += 1
-            _record_results(session, chunk, results, base_backoff, report, enqueue)
-    return report
+            _record_results(self.session, chunk, results, self.base_backoff, report, self.enqueue)
 
 
 @functools.cache

@@ -35,3 +35,17 @@ def test_a_claim_takes_the_due_waiting_rows_once_with_their_timeline(app, templa
 
     assert record.claim(db.session, [due.id, also_due.id], now) == []  # a second worker gets nothing
     assert record.claim(db.session, [later.id], now + timedelta(hours=2))[0].id == later.id
+
+
+def test_a_claim_can_be_limited_to_rows_recorded_since_a_time(app, template):
+    deliver_batch(db.session, job(add_contacts(2), channels=["sms"]))
+    old, new = messages()
+    now = utcnow()
+    db.session.execute(update(Message).where(Message.id == old.id).values(created_at=now - timedelta(minutes=5)))
+    db.session.commit()
+
+    claimed = record.claim(db.session, [old.id, new.id], now, created_since=now - timedelta(minutes=1))
+
+    assert [row.id for row in claimed] == [new.id]
+    db.session.commit()
+    assert [row.id for row in record.claim(db.session, [old.id, new.id], now)] == [old.id]
