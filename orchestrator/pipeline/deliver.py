@@ -45,7 +45,8 @@ class DeliveryReport:
 
 
 def deliver_batch(session: Session, job_dict: Mapping[str, Any], *, now: datetime | None = None,
-                  app=None, enqueue: bool = True, commit: bool = True, send_now: bool = False) -> DeliveryReport:
+                  app=None, enqueue: bool = True, commit: bool = True, send_now: bool = False,
+                  template: LoadedTemplate | None = None) -> DeliveryReport:
     """Run one job (see orchestrator.pipeline.job for its keys). Commits, unless `commit` is
     False: then the caller commits and enqueues (`enqueue_recorded`) in the same transaction as
     its own writes (the API stores its idempotent answer with the rows).
@@ -53,11 +54,13 @@ def deliver_batch(session: Session, job_dict: Mapping[str, Any], *, now: datetim
     `send_now` (the bulk actor): the rows due now are recorded already claimed (`sending`,
     attempt 1) and sent by this job right after the commit — one write less per message and no
     broker hop. They are still committed before anything goes, and a crash leaves them
-    `sending`, which the sweeper recovers; a redelivered job sends none of them again."""
+    `sending`, which the sweeper recovers; a redelivered job sends none of them again.
+
+    `template`: the job's template version, when the caller has loaded it already."""
     app = app or current_app._get_current_object()
     now = now or utcnow()
     job = DeliveryJob.from_dict(job_dict)
-    template = load_template(session, job.template_key, job.template_version_id)
+    template = template or load_template(session, job.template_key, job.template_version_id)
     channels = tuple(c for c in job.channels if has_channel(template, c))
     if not channels:
         raise JobError(f"template {job.template_key!r} has none of the channels {list(job.channels)}")

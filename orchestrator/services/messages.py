@@ -13,6 +13,7 @@ from orchestrator.models import Contact, Message, MessageEvent
 from orchestrator.pipeline import record
 from orchestrator.pipeline.deliver import deliver_batch, enqueue_recorded
 from orchestrator.pipeline.dispatch import API_KEY_PREFIX, enqueue_sends
+from orchestrator.pipeline.render import LoadedTemplate
 from orchestrator.services import templates as template_service
 from orchestrator.services.pagination import decode_cursor, encode_cursor
 
@@ -48,7 +49,8 @@ def send_transactional(session: Session, *, api_key_id: int, idempotency_key: st
         job["contact_ids"] = [contact_id]
     else:
         job["recipients"] = [{k: to.get(k) for k in ("email", "phone", "push_token", "locale") if to.get(k)}]
-    report = deliver_batch(session, job, now=now, commit=False)
+    report = deliver_batch(session, job, now=now, commit=False,
+                           template=LoadedTemplate(version.id, version.cache_key, content))
     reasons = _reasons(session, report)
     answer = {"messages": [{"id": m.id, "channel": m.channel, "status": m.status, "reason": reasons.get(m.id)}
                            for m in report.messages]}

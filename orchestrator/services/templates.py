@@ -24,9 +24,9 @@ import hashlib
 import json
 from collections.abc import Hashable, Mapping
 from functools import cache
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -365,12 +365,30 @@ def publish(session: Session, key: str, number: int | None = None,
 
 # Sending ------------------------------------------------------------------------------------
 
-def load_for_send(session: Session, key: str, version: int | None = None) -> tuple[TemplateVersion, TemplateContent]:
+class VersionRef(NamedTuple):
+    """A published version whose content this process has parsed already: what a send needs
+    of it without loading the row (versions do not change once saved)."""
+    id: int
+    template_id: int
+    number: int
+    content_hash: str
+
+    @property
+    def cache_key(self) -> tuple[int, str]:
+        return (self.id, self.content_hash)
+
+
+def load_for_send(session: Session, key: str,
+                  version: int | None = None) -> tuple[TemplateVersion | VersionRef, TemplateContent]:
     """The published version of ``key`` — or version number ``version`` when a campaign pinned one."""
-    if version is None:  # the hot path of every API send: one query for the published version
-        row = session.scalar(select(TemplateVersion).join(Template, Template.published_version_id == TemplateVersion.id)
-                             .where(Template.key == key))
-        if row is not None:
+    if version is None:  # the hot path of every API send: one small query for the published version
+        ref = session.execute(_published(), {"key": key}).first()
+        if ref is not None:
+            ref = VersionRef(*ref)
+            content = _contents.get(ref.cache_key)
+            if content is not None:
+                return ref, content
+            row = session.get(TemplateVersion, ref.id)
             return row, version_content(row)
     template = session.scalar(select(Template).where(Template.key == key))
     if template is None:
@@ -382,6 +400,14 @@ def load_for_send(session: Session, key: str, version: int | None = None) -> tup
     else:
         row = session.get(TemplateVersion, template.published_version_id)
     return row, version_content(row)
+
+
+@cache
+def _published():
+    versions, templates = TemplateVersion.__table__.c, Template.__table__.c
+    return (select(versions.id, versions.template_id, versions.number, versions.content_hash)
+            .join_from(TemplateVersion.__table__, Template.__table__, templates.published_version_id == versions.id)
+            .where(templates.key == bindparam("key")))
 
 
 def load_version(session: Session, version_id: int) -> tuple[TemplateVersion, TemplateContent]:

@@ -142,3 +142,19 @@ def test_preview_content_of_unsaved_content_and_missing_channels():
     with pytest.raises(InvalidInput) as refused:
         service.preview_content(draft, None, {}, {}, channels=["push"])
     assert refused.value.errors[0]["field"] == "channels"
+
+
+def test_a_send_reads_only_the_published_versions_reference_once_its_content_is_parsed(app):
+    save(sms={"body": f"v1 {uuid.uuid4().hex} {{{{ data.code }}}}"})
+    service.publish(db.session, "otp", 1)
+    db.session.commit()
+    first, loaded = service.load_for_send(db.session, "otp")
+    again, cached = service.load_for_send(db.session, "otp")
+    assert isinstance(again, service.VersionRef) and cached is loaded
+    assert (again.id, again.number, again.cache_key) == (first.id, 1, first.cache_key)
+
+    service.update_template(db.session, "otp", content=content(sms={"body": "v2 {{ data.code }}"}))
+    service.publish(db.session, "otp", 2)
+    db.session.commit()
+    newer, content_now = service.load_for_send(db.session, "otp")
+    assert newer.number == 2 and content_now.sms.body == "v2 {{ data.code }}"
