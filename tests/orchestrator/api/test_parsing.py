@@ -54,3 +54,35 @@ def test_ids_past_a_bigint_are_not_found(api, method, path):
         assert r.headers["Content-Type"].startswith("application/problem+json")
     r = api.client.open(path.format(MAX_ID), method=method, json={}, headers=api._headers(None))
     assert r.status_code == 404  # in range, and simply not there
+
+
+def test_a_route_loads_every_request_with_its_one_schema_instance(pg_app, pg_api, monkeypatch):
+    """Schemas are built when the routes are declared (webargs would build one per request);
+    requests in parallel threads share them and still get their own errors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestrator.api.messages import RecipientSchema, SendSchema
+    from tests.conftest import ApiClient
+
+    twice = {"template": "otp", "to": {"phone": "+14155552671"}, "channels": ["sms", "sms"]}
+    both = {"template": "otp", "to": {"external_id": "c1", "email": "a@example.com"}}
+    pg_api.post("/v1/messages", json=both)  # a Nested field builds its schema on first use, once
+    built = []
+    for cls in (SendSchema, RecipientSchema):
+        original = cls.__init__
+        monkeypatch.setattr(cls, "__init__", lambda self, *a, _o=original, **k: (built.append(self), _o(self, *a, **k))[1])
+
+    def send(n: int) -> list[str]:
+        client = ApiClient(pg_app.test_client(), pg_api.key)
+        fields = []
+        for i in range(20):
+            r = client.post("/v1/messages", json=twice if (n + i) % 2 else both)
+            assert r.status_code == 422, r.get_json()
+            fields.append(r.get_json()["errors"][0]["field"])
+        return fields
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(send, range(8)))
+    assert built == []
+    for n, fields in enumerate(results):
+        assert fields == ["channels" if (n + i) % 2 else "to" for i in range(20)]
