@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from orchestrator.models import Message, MessageEvent
-from orchestrator.pipeline.halts import HALTED, campaign_not_halted
+from orchestrator.pipeline.halts import campaign_not_halted
 from orchestrator.services.status import emit_after_commit, emit_all_after_commit
 
 MESSAGES = Message.__table__
@@ -203,6 +203,16 @@ def among(session: Session, column, values: Sequence):
     return column.in_(list(values))
 
 
+def among_param(dialect: str, column, name: str):
+    """`among` for a statement built once: the values come as the bind parameter `name`."""
+    if dialect == "postgresql":
+        from sqlalchemy import any_
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def add_events(session: Session, events: Sequence[Mapping[str, Any]], *, announce: bool = True) -> None:
     """Timeline rows in bulk (COPY on PostgreSQL), announced as `message.<status>` after commit."""
     if not events:
@@ -233,17 +243,16 @@ def claim(session: Session, ids: Sequence[int], now: datetime, *, created_since:
     the other nothing. A row the provider already took (provider_id set) is never claimed, nor
     one of a paused or cancelled campaign (it stays waiting).
     """
-    postgres = session.get_bind().dialect.name == "postgresql"
-    statement = _claim_with_timeline() if postgres else _claim_statement()
+    dialect = session.get_bind().dialect.name
     since = created_since or EPOCH
     claimed = []
     for start in range(0, len(ids), CHUNK):
-        claimed.extend(session.execute(statement, {"ids": list(ids[start:start + CHUNK]), "now": now,
-                                                   "since": since}).all())
+        claimed.extend(session.execute(_claim_statement(dialect), {"ids": list(ids[start:start + CHUNK]), "now": now,
+                                                                   "since": since}).all())
     claimed.sort(key=lambda row: row.id)
     events = [{"message_id": r.id, "status": "sending", "at": now, "source": "chorus",
                "detail": {"attempt": r.attempts}} for r in claimed]
-    if postgres:  # the statement wrote the timeline rows; announce them as add_events would
+    if dialect == "postgresql":  # the statement wrote the timeline rows; announce them as add_events would
         at = now.isoformat()
         emit_all_after_commit(session, [("message.sending", {**e, "at": at}) for e in events])
     else:
@@ -252,42 +261,28 @@ def claim(session: Session, ids: Sequence[int], now: datetime, *, created_since:
 
 
 @functools.cache
-def _claim_statement():
-    """SQLite's claim: an UPDATE … RETURNING (its timeline rows are a second statement)."""
+def _claim_statement(dialect: str):
+    """The claim, built once (the hot path of every send_messages chunk, one-row API sends
+    included: building the UPDATE anew each call cost more CPU than running it). Parameters:
+    ids, now, since. On PostgreSQL the `sending` timeline rows are written by the same
+    statement (the UPDATE as a CTE), where a COPY of one row would cost three round trips."""
+    from sqlalchemy import func, insert, literal
+
     c = MESSAGES.c
-    return (update(MESSAGES)
-            .where(c.id.in_(bindparam("ids", expanding=True)), c.status.in_(WAITING), c.provider_id.is_(None),
-                   or_(c.next_attempt_at.is_(None), c.next_attempt_at <= bindparam("now")),
-                   c.created_at >= bindparam("since"), campaign_not_halted())
-            .values(status="sending", attempts=c.attempts + 1, updated_at=bindparam("now"))
-            .returning(*(c[name] for name in SEND_COLUMNS)))
-
-
-@functools.cache
-def _claim_with_timeline():
-    """PostgreSQL's claim: the move and its `sending` timeline rows in one statement, built
-    once. The hot path of every send_messages chunk, one-row API sends included: a COPY of one
-    timeline row costs three round trips, and building the UPDATE anew each call cost more CPU
-    than running it."""
-    from sqlalchemy import text
-
-    def sql_list(values):
-        return ", ".join(f"'{v}'" for v in values)
-
-    returned = ", ".join(f"m.{name}" for name in SEND_COLUMNS)
-    # `IS TRUE` keeps the status test a filter on the primary-key lookups (see mark_sent).
-    return text(
-        "WITH claimed AS (UPDATE messages AS m SET status = 'sending', attempts = m.attempts + 1, "
-        "updated_at = :now FROM unnest(CAST(:ids AS bigint[])) AS v(id) "
-        f"WHERE m.id = v.id AND (m.status IN ({sql_list(WAITING)})) IS TRUE AND m.provider_id IS NULL "
-        "AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now) AND m.created_at >= :since "
-        "AND (m.campaign_id IS NULL OR "
-        f"m.campaign_id NOT IN (SELECT id FROM campaigns WHERE status IN ({sql_list(HALTED)}))) "
-        f"RETURNING {returned}), "
-        "timeline AS (INSERT INTO message_events (message_id, status, at, source, detail) "
-        "SELECT id, 'sending', :now, 'chorus', jsonb_build_object('attempt', attempts) FROM claimed) "
-        "SELECT * FROM claimed"
-    ).columns(*(MESSAGES.c[name] for name in SEND_COLUMNS))
+    now = bindparam("now", type_=c.updated_at.type)
+    claiming = (update(MESSAGES)
+                .where(among_param(dialect, c.id, "ids"), due_filter(now), c.provider_id.is_(None),
+                       c.created_at >= bindparam("since", type_=c.created_at.type), campaign_not_halted())
+                .values(status="sending", attempts=c.attempts + 1, updated_at=now)
+                .returning(*(c[name] for name in SEND_COLUMNS)))
+    if dialect != "postgresql":
+        return claiming
+    claimed = claiming.cte("claimed")
+    timeline = insert(EVENTS).from_select(
+        ["message_id", "status", "at", "source", "detail"],
+        select(claimed.c.id, literal("sending"), now, literal("chorus"),
+               func.jsonb_build_object("attempt", claimed.c.attempts))).cte("timeline")
+    return select(*(claimed.c[name] for name in SEND_COLUMNS)).add_cte(timeline)
 
 
 def requeue(session: Session, items: Sequence[Mapping[str, Any]], now: datetime) -> None:

@@ -126,14 +126,11 @@ class _ChunkSender:
     under the shared rate limit, each chunk's results recorded (and committed) before the next."""
 
     def __init__(self, session: Session, app, report: SendReport, now: datetime, enqueue: bool):
-        self.session, self.app, self.report, self.now, self.enqueue = session, app, report, now, enqueue
-        self.registry = None
+        self.session, self.report, self.now, self.enqueue = session, report, now, enqueue
+        self.registry, self.limiter = registry_for(app), limiter_for(app)  # both made once per app
+        self.base_backoff = float(app.config["RETRY_BACKOFF_SECONDS"])
 
     def adapter(self, channel: str):
-        if self.registry is None:
-            self.registry = registry_for(self.app)
-            self.limiter = limiter_for(self.app)
-            self.base_backoff = float(self.app.config["RETRY_BACKOFF_SECONDS"])
         return self.registry.get(channel)
 
     def send(self, channel: str, rows: Sequence[Any]) -> None:
@@ -158,15 +155,9 @@ class _ChunkSender:
 def _candidates(dialect: str):
     """The unsent, due rows among :ids (built once: every send_messages job runs it)."""
     c = record.MESSAGES.c
-    if dialect == "postgresql":
-        from sqlalchemy import BigInteger, any_
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        among = c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
-    else:
-        among = c.id.in_(bindparam("ids", expanding=True))
     return (select(c.id, c.channel, c.contact_id, c.category, c.topic, c.address, c.created_at)
-            .where(among, record.due_filter(bindparam("now")), c.provider_id.is_(None)).order_by(c.id))
+            .where(record.among_param(dialect, c.id, "ids"), record.due_filter(bindparam("now")),
+                   c.provider_id.is_(None)).order_by(c.id))
 
 
 def send_claimed(session: Session, rows: Sequence[Any], *, app=None, enqueue: bool = True) -> SendReport:
