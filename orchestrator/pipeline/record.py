@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from sqlalchemy import and_, bindparam, or_, select, update
@@ -149,8 +150,9 @@ def _copy_insert(session: Session, rows: Sequence[Mapping[str, Any]], now: datet
     from psycopg.types.json import Jsonb
 
     first = rows[0]
+    # map/count run in C: a generator over the rows per column was ~2 µs a message.
     shared = [c for c in INSERT_COLUMNS if c != "idempotency_key" and (c not in JSON_COLUMNS or first[c] is None)
-              and all(row[c] == first[c] for row in rows)]
+              and list(map(itemgetter(c), rows)).count(first[c]) == len(rows)]
     copied = [c for c in INSERT_COLUMNS if c not in shared]
     dialect = session.get_bind().dialect
     select_list = ", ".join(c if c in copied else f"CAST(%(v_{c})s AS {MESSAGES.c[c].type.compile(dialect)})"

@@ -41,6 +41,7 @@ def load_template(session: Session, key: str, version_id: int | None) -> LoadedT
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def as_json(rendered: Any) -> dict:
@@ -55,6 +56,9 @@ def as_json(rendered: Any) -> dict:
     out = {}
     for name in names:
         value = getattr(rendered, name)
+        if value is None or type(value) in _PLAIN:  # nearly every field: text
+            out[name] = value
+            continue
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = dataclasses.asdict(value)
         elif isinstance(value, dict):

@@ -8,8 +8,9 @@ never be replayed as an unsubscribe token):
 * compact tokens naming the message by its idempotency key (``LinkSigner``): the pipeline
   renders before the row (and its id) exists, and signs up to dozens of links per email, so
   these sign a packed ``issued:len(key):key[url]`` (open, click) or ``contact:len(topic):topic
-  key`` (unsubscribe) with a plain ``Signer`` — ~9 µs of CPU a link against ~20 µs for a timed
-  serializer token (JSON and a timestamp each time). A compact token has one dot
+  key`` (unsubscribe) with a plain ``Signer`` whose keys are derived and set up once
+  (``_KeyedSigner``) — ~2 µs of CPU a signature, against ~4.5 µs for a stock ``Signer`` and
+  ~20 µs for a timed serializer token (JSON and a timestamp each time). A compact token has one dot
   (``payload.signature``), a timed token two, so the readers tell them apart.
 
 Only URLs Chorus signed can be the target of a click redirect, so the endpoint is no open
@@ -22,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 import time
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadData, SignatureExpired, Signer, URLSafeTimedSerializer
+from itsdangerous.encoding import want_bytes
+from itsdangerous.signer import HMACAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -124,14 +128,47 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class _KeyedHMAC(HMACAlgorithm):
+    """HMAC from a copy of an object already keyed: the key's padding and first two blocks
+    are computed once per key, not once per link."""
+
+    def __init__(self, digest_method: Any) -> None:
+        super().__init__(digest_method)
+        self._keyed: dict[bytes, Any] = {}
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        keyed = self._keyed.get(key)
+        if keyed is None:
+            keyed = self._keyed[key] = hmac.new(key, digestmod=self.digest_method)
+        mac = keyed.copy()
+        mac.update(value)
+        return mac.digest()
+
+
+class _KeyedSigner(Signer):
+    """A Signer that derives each secret's key once: itsdangerous derives it (one more HMAC)
+    on every signature, and an email carries several."""
+
+    def __init__(self, secret: str, salt: str) -> None:
+        super().__init__(secret, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256,
+                         algorithm=_KeyedHMAC(hashlib.sha256))
+        self._derived: dict[bytes, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        derived = self._derived.get(secret)
+        if derived is None:
+            derived = self._derived[secret] = super().derive_key(secret)
+        return derived
+
+
 class LinkSigner:
     """Compact open, click and unsubscribe tokens by message key (see the module docstring).
     One per app (``link_signer``); ``message_prefix`` once per message, then a token per link."""
 
     def __init__(self, secret: str, base: str):
         self.base = base
-        self._signers = {purpose: Signer(secret, salt=f"chorus.tracking.compact.{purpose}",
-                                         key_derivation="hmac", digest_method=hashlib.sha256)
+        self._signers = {purpose: _KeyedSigner(secret, f"chorus.tracking.compact.{purpose}")
                          for purpose in (OPEN, CLICK, UNSUBSCRIBE)}
 
     @staticmethod

@@ -70,3 +70,28 @@ def test_compact_tokens_are_itsdangerous_signatures_bound_to_the_secret(sqlite_a
             tracking.read_click(forged)
         with pytest.raises(tracking.BadToken):
             tracking.read_unsubscribe(forged)
+
+
+def test_compact_tokens_are_what_a_stock_itsdangerous_signer_makes_and_reads(sqlite_app):
+    """The keys set up once change no signature: links already in inboxes keep working, and
+    a key rotated in later (itsdangerous's list of secrets) still verifies old links."""
+    import hashlib
+
+    from itsdangerous import Signer
+
+    secret = sqlite_app.config["SECRET_KEY"]
+    ours = tracking.link_signer()
+    prefix = ours.message_prefix("campaign:1:0:5:email", issued=1_700_000_000)
+    for purpose, url in ((tracking.CLICK, ours.click_url(prefix, "https://shop.test/")),
+                         (tracking.OPEN, ours.open_pixel_url(prefix)),
+                         (tracking.UNSUBSCRIBE, ours.unsubscribe_url(5, "campaign:1:0:5:email", "news"))):
+        stock = Signer(secret, salt=f"chorus.tracking.compact.{purpose}", key_derivation="hmac",
+                       digest_method=hashlib.sha256)
+        token = token_of(url)
+        payload = stock.unsign(token)  # raises if the stock signer disagrees
+        assert stock.sign(payload).decode() == token
+        assert ours._signers[purpose].unsign(stock.sign(b"other")) == b"other"
+    rotated = tracking._KeyedSigner("x" * 48, "chorus.tracking.compact.click")
+    rotated.secret_keys.insert(0, secret.encode())
+    old = token_of(ours.click_url(prefix, "https://shop.test/"))
+    assert rotated.validate(old) and rotated.sign(b"v") != ours._signers[tracking.CLICK].sign(b"v")
