@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 
 from orchestrator.db import db
 from orchestrator.models import Message, MessageEvent, utcnow
@@ -49,3 +50,39 @@ def test_a_claim_can_be_limited_to_rows_recorded_since_a_time(app, template):
     assert [row.id for row in claimed] == [new.id]
     db.session.commit()
     assert [row.id for row in record.claim(db.session, [old.id, new.id], now)] == [old.id]
+
+
+@pytest.mark.parametrize("size", [3, record.COPY_ABOVE + 7], ids=["arrays", "copy"])
+def test_insert_records_new_rows_with_their_first_line_and_reads_back_old_ones(app, size):
+    """An API send's few rows and a broadcast's many take different roads on PostgreSQL (one
+    array per column, or COPY); both write the same rows and timeline lines."""
+    now = utcnow()
+    contacts = add_contacts(size)
+
+    def rows(status_of):
+        return [{"idempotency_key": f"t:{i}", "channel": "sms" if i % 2 else "email", "contact_id": contact,
+                 "category": "marketing", "address": f"a{i}", "content": {"text": f"hi {i}"} if i % 3 else None,
+                 "fallback_channels": [{"channel": "sms"}] if i == 1 else None, **status_of(i)}
+                for i, contact in enumerate(contacts)]
+
+    first = record.insert_messages(db.session, rows(lambda i: (
+        {"status": "skipped", "reason": "no_address"} if i == 0 else
+        {"status": "sending", "attempts": 1} if i == 1 else {"status": "queued"})), now)
+    db.session.commit()
+    assert [m.created for m in first] == [True] * size
+    stored = {m.idempotency_key: m for m in db.session.scalars(select(Message))}
+    assert [m.id for m in first] == [stored[f"t:{i}"].id for i in range(size)]
+    assert stored["t:1"].fallback_channels == [{"channel": "sms"}] and stored["t:1"].attempts == 1
+    assert stored["t:2"].content == {"text": "hi 2"} and stored["t:0"].content is None
+    assert stored["t:0"].reason == "no_address" and stored["t:2"].address == "a2"
+    lines = dict(db.session.execute(select(MessageEvent.message_id, MessageEvent.detail)).all())
+    assert lines[stored["t:0"].id] == {"reason": "no_address"} and lines[stored["t:1"].id] == {"attempt": 1}
+    assert lines[stored["t:2"].id] == {} and len(lines) == size
+
+    # A redelivery writes nothing and reports the rows as they are now, not as decided again.
+    db.session.execute(update(Message).where(Message.id == stored["t:2"].id).values(status="sent"))
+    db.session.commit()
+    again = record.insert_messages(db.session, rows(lambda i: {"status": "queued"}), now + timedelta(seconds=1))
+    db.session.commit()
+    assert [m.created for m in again] == [False] * size and again[2].status == "sent" and again[0].status == "skipped"
+    assert db.session.scalar(select(func.count()).select_from(MessageEvent)) == size
