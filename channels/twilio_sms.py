@@ -8,15 +8,20 @@ benchmarks (unset in production).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
+from requests.structures import CaseInsensitiveDict
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
 from channels import status
@@ -75,13 +80,42 @@ class SmsHttpClient(TwilioHttpClient):
         pin_environment(self.session, self.api_url or TWILIO_API_URL)
         self._last = threading.local()
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):
+    def request(self, method: str, url: str, params: Mapping[str, Any] | None = None,
+                data: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+                auth: tuple[str, str] | None = None, timeout: float | None = None,
+                allow_redirects: bool = False) -> TwilioResponse:
+        """The SDK's HttpClient contract, sent straight through the session's adapter (its
+        pool, its no-resend retries, the pinned proxy and CA settings).
+
+        TwilioHttpClient goes through Session.prepare_request and Session.send, which merge
+        cookies, hooks, settings and parameters on every call; on Python 3.11 each of their
+        runtime Protocol checks alone walks a class's attributes. That was a third of an SMS
+        send's Python calls (2,770 -> 1,820). A Twilio call needs none of it: a form body,
+        Basic auth, no cookies, no redirects."""
         if self.api_url and url.startswith(TWILIO_API_URL):
             url = self.api_url + url[len(TWILIO_API_URL):]
         self._last.headers = None
-        response = super().request(method, url, *args, **kwargs)
+        if params:
+            url += ("&" if "?" in url else "?") + _form(params)
+        self.log_request({"method": method, "url": url})
+        prepared = requests.PreparedRequest()
+        prepared.method, prepared.url, prepared.hooks = method.upper(), url, {"response": []}
+        prepared.headers = CaseInsensitiveDict(self.session.headers)
+        prepared.headers.update(headers or {})
+        if data is not None and prepared.headers.get("Content-Type", "").startswith("application/json"):
+            prepared.body = json.dumps(data, allow_nan=False)
+        else:
+            prepared.body = _form(data) if data else None
+        if prepared.body is not None or prepared.method not in ("GET", "HEAD"):
+            prepared.headers["Content-Length"] = str(len((prepared.body or "").encode()))
+        if auth:
+            HTTPBasicAuth(*auth)(prepared)
+        response = self.session.get_adapter(url).send(
+            prepared, timeout=self.timeout if timeout is None else timeout, verify=self.session.verify,
+            proxies=self.session.proxies)
+        self.log_response(response.status_code, response)
         self._last.headers = response.headers
-        return response
+        return TwilioResponse(int(response.status_code), response.text, response.headers)
 
     def last_headers(self) -> Mapping[str, str]:
         """Headers of this thread's last response (the SDK's exceptions drop them)."""
@@ -93,6 +127,11 @@ class SmsHttpClient(TwilioHttpClient):
 
     def log_response(self, status_code: int, response: Any) -> None:
         log.debug("twilio response %s", status_code)
+
+
+def _form(values: Mapping[str, Any]) -> str:
+    """A form body or query as requests encodes one: None values left out, lists repeated."""
+    return urlencode([(k, v) for k, v in values.items() if v is not None], doseq=True)
 
 
 def classify_twilio_error(

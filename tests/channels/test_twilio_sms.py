@@ -161,3 +161,20 @@ def test_proxy_and_ca_settings_are_read_once_when_the_client_is_built(twilio, mo
         assert channel.send_batch([sms(1, "+14155552671")])[0].ok
     finally:
         channel.close()
+
+
+def test_a_send_goes_through_the_configured_proxy_with_its_form_and_basic_auth(twilio, monkeypatch):
+    """The HTTP client sends through the session's adapter itself (not Session.send): the
+    proxy, the form body and the credentials must still be the ones requests would use."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", twilio.url)  # the loopback Twilio answers absolute-form requests too
+    channel = SmsChannel(twilio_settings(twilio, twilio_api_url="http://api.twilio.invalid"))
+    try:
+        result = channel.send_batch([sms(7, "+14155552671", text="Ünïcode & more=yes")])[0]
+    finally:
+        channel.close()
+    assert result.ok, result
+    (sent,) = twilio.sent()
+    assert sent["To"] == "+14155552671" and sent["Body"] == "Ünïcode & more=yes"
+    assert sent["MessagingServiceSid"] == MESSAGING_SERVICE_SID and "From" not in sent
