@@ -9,6 +9,7 @@ the rows it wrote, with their status, so it only sends what was not sent.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
@@ -199,9 +200,11 @@ def _insert_new(session: Session, rows: Sequence[Mapping[str, Any]], now: dateti
 
 @functools.cache
 def _column_types() -> dict[str, str]:
-    """The inserted columns' PostgreSQL type names, for the casts of `_insert_new`."""
+    """The inserted columns' PostgreSQL type names, for the casts of `_insert_new`, without
+    their lengths: an explicit cast to VARCHAR(400) cuts a longer value short in silence (two
+    long keys would then collide), where the INSERT's own assignment refuses it."""
     dialect = postgresql.dialect()
-    return {c: MESSAGES.c[c].type.compile(dialect) for c in INSERT_COLUMNS}
+    return {c: re.sub(r"\(\d+\)", "", MESSAGES.c[c].type.compile(dialect)) for c in INSERT_COLUMNS}
 
 
 def read_by_keys(session: Session, keys: Sequence[str]) -> list[StoredMessage]:

@@ -86,3 +86,23 @@ def test_insert_records_new_rows_with_their_first_line_and_reads_back_old_ones(a
     db.session.commit()
     assert [m.created for m in again] == [False] * size and again[2].status == "sent" and again[0].status == "skipped"
     assert db.session.scalar(select(func.count()).select_from(MessageEvent)) == size
+
+
+@pytest.mark.parametrize("size", [1, record.COPY_ABOVE + 1], ids=["arrays", "copy"])
+@pytest.mark.parametrize("column", ["idempotency_key", "template_key"])
+def test_a_value_longer_than_its_column_is_refused_not_cut_short(app, size, column):
+    """Cut to 400 characters, two long keys would be one: the second message never recorded.
+    (SQLite does not enforce lengths; the schemas in front of it do.)"""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL enforces VARCHAR lengths")
+    import psycopg
+    from sqlalchemy.exc import DataError
+
+    long = {"idempotency_key": "k" * 401, "template_key": "t" * 129}[column]
+    rows = [{"idempotency_key": f"long:{i}", "channel": "sms", "category": "marketing", "status": "queued",
+             "template_key": "welcome", **{column: long if column == "template_key" else f"{long}{i}"}}
+            for i in range(size)]
+    with pytest.raises((DataError, psycopg.errors.StringDataRightTruncation)):
+        record.insert_messages(db.session, rows, utcnow())
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Message)) == 0
