@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+import functools
+from typing import Any, Mapping, NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.util.retry import Retry
@@ -31,3 +33,24 @@ def pin_environment(session: requests.Session, base_url: str) -> None:
     session.proxies.update(found["proxies"])
     session.verify = found["verify"]
     session.trust_env = False
+
+
+class EnvironmentSettings(NamedTuple):
+    proxies: Mapping[str, str]
+    verify: Any  # True, or the CA bundle's path
+
+
+def environment_for(url: str) -> EnvironmentSettings:
+    """The proxy and CA-bundle settings requests would read from the environment for `url`,
+    read once per origin (scheme, host, port): for a client that calls many hosts (outbound
+    webhooks), what `pin_environment` is for a client of one. Pass them to a session whose
+    `trust_env` is off."""
+    parts = urlsplit(url)
+    return _environment_for_origin(f"{parts.scheme}://{parts.netloc}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _environment_for_origin(origin: str) -> EnvironmentSettings:
+    with requests.Session() as reader:
+        found = reader.merge_environment_settings(origin, {}, None, None, None)
+    return EnvironmentSettings(dict(found["proxies"]), found["verify"])

@@ -35,6 +35,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
+from channels.provider_http import environment_for
 from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.models import WebhookDelivery, WebhookEndpoint, utcnow
 from orchestrator.services import status as status_events
@@ -247,6 +248,10 @@ def _session() -> requests.Session:
     client = getattr(_http, "session", None)
     if client is None:
         client = _http.session = requests.Session()
+        # Proxies, NO_PROXY and the CA bundle are read once per endpoint origin
+        # (environment_for), not from the environment on every delivery; and ~/.netrc never:
+        # its credentials are not for customers' endpoints.
+        client.trust_env = False
     return client
 
 
@@ -286,8 +291,10 @@ def deliver(session: Session, delivery_ids: Sequence[int], *, now: datetime | No
             try:
                 check_url(endpoint.url, allow_private)
                 stamp = int(time.time())
+                settings = environment_for(endpoint.url)
                 response = _session().post(
                     endpoint.url, data=body, timeout=timeout, allow_redirects=False,
+                    proxies=settings.proxies, verify=settings.verify,
                     headers={"Content-Type": "application/json", "User-Agent": "Chorus-Webhooks/1",
                              SIGNATURE_HEADER: signature(endpoint.secret, stamp, body),
                              "Chorus-Event-Id": delivery.event_id, "Chorus-Event-Type": delivery.event_type})

@@ -115,3 +115,27 @@ def test_an_event_is_recorded_with_its_status_change_and_survives_a_lost_enqueue
     report = webhooks.deliver(db.session, [pending.id], allow_private=True, timeout=5, now=sweep_at)
     assert report.delivered == 1
     assert receiver.requests[-1].json()["data"]["message_id"] == message_id
+
+
+def test_deliveries_take_the_environment_proxy_read_once_per_endpoint_origin(app, api, receiver, private_allowed,
+                                                                           monkeypatch):
+    from channels import provider_http
+    from orchestrator.pipeline import deliver_batch
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", receiver.url)  # the receiver answers absolute-form (proxied) requests
+    provider_http._environment_for_origin.cache_clear()
+    assert api.post("/v1/webhook-endpoints", json={"url": "http://hooks.example.invalid/in",
+                                                   "event_types": ["message.sent"]}).status_code == 201
+    make_template()
+    deliver_batch(db.session, job(add_contacts(1), channels=["email"]))
+    drain(app)
+    assert [r.headers["Host"] for r in receiver.requests] == ["hooks.example.invalid"]
+
+    # Changed afterwards, the environment is not read again for that origin.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    deliver_batch(db.session, job(add_contacts(1, start=1), channels=["email"]))
+    drain(app)
+    assert len(receiver.requests) == 2
+    provider_http._environment_for_origin.cache_clear()
