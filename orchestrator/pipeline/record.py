@@ -149,7 +149,7 @@ def _insert_new(session: Session, rows: Sequence[Mapping[str, Any]], now: dateti
     skips the per-parameter work of a 20,000-placeholder INSERT), else from one array
     parameter per column (an API send: one statement whatever the number of rows, so psycopg
     prepares it once, where a plain INSERT and a second one for the timeline cost a round
-    trip and some 300 Python calls more).
+    trip and about 170 Python calls more).
 
     Only the columns that differ between rows are sent per row: those the whole batch shares
     (campaign, template, category, times, the many NULLs) are one parameter of the INSERT,

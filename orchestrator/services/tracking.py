@@ -129,8 +129,8 @@ def _unb64(text: str) -> bytes:
 
 
 class _KeyedHMAC(HMACAlgorithm):
-    """HMAC from a copy of an object already keyed: the key's padding and first two blocks
-    are computed once per key, not once per link."""
+    """HMAC from a copy of an object already keyed: the key's inner and outer pad blocks are
+    hashed once per key, not once per link."""
 
     def __init__(self, digest_method: Any) -> None:
         super().__init__(digest_method)
