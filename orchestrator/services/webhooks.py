@@ -32,8 +32,12 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import current_app, has_app_context
+from requests.adapters import HTTPAdapter
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NewConnectionError
 
 from channels.provider_http import environment_for
 from orchestrator.errors import InvalidInput, NotFound
@@ -71,15 +75,70 @@ def check_url(url: str, allow_private: bool) -> None:
         raise UnsafeUrl("credentials in the URL are not allowed; use the signature")
     if allow_private:
         return
+    public_addresses(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def public_addresses(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, all public, or UnsafeUrl."""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
         raise UnsafeUrl(f"the host does not resolve: {error}") from None
+    found = []
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if _forbidden(address):
             raise UnsafeUrl(f"the host resolves to {address}, a private or reserved address")
+        found.append(info[4][0])
+    return found
+
+
+class _PublicOnly:
+    """A urllib3 connection that connects only to the public addresses it resolves itself.
+
+    check_url's answer alone is not enough: the HTTP client resolves the host again when it
+    connects, and a DNS server that answers a public address first and 127.0.0.1 next
+    (rebinding) would get the request inside. So the connection resolves, checks and then
+    connects to the very address it checked; the Host header, TLS SNI and the certificate
+    check still use the host name. (Through a proxy, the proxy resolves: nothing to check.)"""
+
+    def _new_conn(self):
+        host = self._dns_host
+        addresses = public_addresses(host, self.port)
+        try:
+            for position, address in enumerate(addresses):
+                self._dns_host = address
+                try:
+                    return super()._new_conn()
+                except NewConnectionError:
+                    if position == len(addresses) - 1:
+                        raise
+        finally:
+            self._dns_host = host
+
+
+class _PublicHTTPConnection(_PublicOnly, HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicOnly, HTTPSConnection):
+    pass
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class PublicOnlyAdapter(HTTPAdapter):
+    """requests' adapter on connections that refuse private and reserved addresses."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -244,14 +303,22 @@ def _forget_recorded(session: Session) -> None:
 _http = threading.local()
 
 
-def _session() -> requests.Session:
-    client = getattr(_http, "session", None)
+def _session(allow_private: bool) -> requests.Session:
+    """This thread's session; unless private addresses are allowed, on connections that
+    check the address they connect to (PublicOnlyAdapter)."""
+    sessions = getattr(_http, "sessions", None)
+    if sessions is None:
+        sessions = _http.sessions = {}
+    client = sessions.get(allow_private)
     if client is None:
-        client = _http.session = requests.Session()
+        client = sessions[allow_private] = requests.Session()
         # Proxies, NO_PROXY and the CA bundle are read once per endpoint origin
         # (environment_for), not from the environment on every delivery; and ~/.netrc never:
         # its credentials are not for customers' endpoints.
         client.trust_env = False
+        if not allow_private:
+            client.mount("http://", PublicOnlyAdapter())
+            client.mount("https://", PublicOnlyAdapter())
     return client
 
 
@@ -292,7 +359,7 @@ def deliver(session: Session, delivery_ids: Sequence[int], *, now: datetime | No
                 check_url(endpoint.url, allow_private)
                 stamp = int(time.time())
                 settings = environment_for(endpoint.url)
-                response = _session().post(
+                response = _session(allow_private).post(
                     endpoint.url, data=body, timeout=timeout, allow_redirects=False,
                     proxies=settings.proxies, verify=settings.verify,
                     headers={"Content-Type": "application/json", "User-Agent": "Chorus-Webhooks/1",

@@ -139,3 +139,41 @@ def test_deliveries_take_the_environment_proxy_read_once_per_endpoint_origin(app
     drain(app)
     assert len(receiver.requests) == 2
     provider_http._environment_for_origin.cache_clear()
+
+
+def test_a_host_that_rebinds_to_a_private_address_after_the_check_gets_nothing(app, receiver, monkeypatch):
+    """DNS rebinding: the name answers a public address to check_url, then 127.0.0.1 when
+    the HTTP client connects. The connection checks the address it connects to."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = {"public": True}
+
+    def resolve(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, port, *args, **kwargs)
+        address = "93.184.215.14" if answers["public"] else "127.0.0.1"
+        answers["public"] = False  # the next lookup, the client's own, is the rebound one
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    port = int(receiver.url.rsplit(":", 1)[1])
+    endpoint = webhooks.WebhookEndpoint(url=f"http://rebind.example:{port}/hook", secret="s" * 32,
+                                        event_types=["*"], active=True)
+    db.session.add(endpoint)
+    db.session.flush()
+    delivery = webhooks.WebhookDelivery(endpoint_id=endpoint.id, event_id="e1", event_type="message.sent",
+                                        payload={"type": "message.sent"}, status="pending",
+                                        next_attempt_at=webhooks.utcnow(), attempts=0)
+    db.session.add(delivery)
+    db.session.commit()
+
+    report = webhooks.deliver(db.session, [delivery.id], allow_private=False, timeout=5)
+
+    assert receiver.requests == [] and report.delivered == 0
+    db.session.refresh(delivery)
+    assert delivery.last_error.startswith("refused: the host resolves to 127.0.0.1")
+    answers["public"] = True  # and a host that stays public goes through the same checked path
+    monkeypatch.setattr(webhooks, "_forbidden", lambda address: False)
+    assert webhooks.deliver(db.session, [delivery.id], allow_private=False, timeout=5,
+                            now=webhooks.utcnow() + webhooks.timedelta(hours=1)).delivered == 1
