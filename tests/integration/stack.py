@@ -111,6 +111,24 @@ class Stack:
             return ids
 
 
+def wait_for_progress(measure: Callable[[], int], target: int, *, stall: float, limit: float,
+                      every: float = 0.5) -> bool:
+    """Wait until `measure()` reaches `target` while it keeps moving: False once it has not
+    grown for `stall` seconds (stuck work), or after `limit` in all. A fixed deadline either
+    fails a busy CI machine that is still delivering or waits out a hang in full."""
+    started = last_move = time.monotonic()
+    best = measure()
+    while best < target:
+        now = time.monotonic()
+        if now - last_move > stall or now - started > limit:
+            return False
+        time.sleep(every)
+        value = measure()
+        if value > best:
+            best, last_move = value, time.monotonic()
+    return True
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, every: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
