@@ -46,7 +46,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: Any = None) -> None:
+        self.ssl_context = ssl_context  # an ssl.SSLContext for the server side: serves HTTPS
         self._lock = threading.Lock()
         self._requests: list[ReceivedRequest] = []
         self._server: _Server | None = None
@@ -99,6 +100,8 @@ class LoopbackServer:
                 pass
 
         self._server = _Server(("127.0.0.1", 0), Handler)
+        if self.ssl_context is not None:
+            self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=type(self).__name__, daemon=True
         )
@@ -121,7 +124,7 @@ class LoopbackServer:
     def url(self) -> str:
         assert self._server is not None, "server not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://{host}:{port}"
 
     # -- recording -----------------------------------------------------------------
     def _record(self, request: ReceivedRequest) -> None:

@@ -13,8 +13,8 @@ from tests.orchestrator.pipeline.conftest import add_contacts, drain, job, make_
 
 
 class Receiver(LoopbackServer):
-    def __init__(self):
-        super().__init__()
+    def __init__(self, **options):
+        super().__init__(**options)
         self.fail_first = 0
 
     def handle(self, request):
@@ -141,6 +141,19 @@ def test_deliveries_take_the_environment_proxy_read_once_per_endpoint_origin(app
     provider_http._environment_for_origin.cache_clear()
 
 
+def _pending_delivery(url: str):
+    """An endpoint at `url` (stored as is, past the API's check) with one delivery due."""
+    endpoint = webhooks.WebhookEndpoint(url=url, secret="s" * 32, event_types=["*"], active=True)
+    db.session.add(endpoint)
+    db.session.flush()
+    delivery = webhooks.WebhookDelivery(endpoint_id=endpoint.id, event_id="e1", event_type="message.sent",
+                                        payload={"type": "message.sent"}, status="pending",
+                                        next_attempt_at=webhooks.utcnow(), attempts=0)
+    db.session.add(delivery)
+    db.session.commit()
+    return delivery
+
+
 def test_a_host_that_rebinds_to_a_private_address_after_the_check_gets_nothing(app, receiver, monkeypatch):
     """DNS rebinding: the name answers a public address to check_url, then 127.0.0.1 when
     the HTTP client connects. The connection checks the address it connects to."""
@@ -158,15 +171,7 @@ def test_a_host_that_rebinds_to_a_private_address_after_the_check_gets_nothing(a
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     port = int(receiver.url.rsplit(":", 1)[1])
-    endpoint = webhooks.WebhookEndpoint(url=f"http://rebind.example:{port}/hook", secret="s" * 32,
-                                        event_types=["*"], active=True)
-    db.session.add(endpoint)
-    db.session.flush()
-    delivery = webhooks.WebhookDelivery(endpoint_id=endpoint.id, event_id="e1", event_type="message.sent",
-                                        payload={"type": "message.sent"}, status="pending",
-                                        next_attempt_at=webhooks.utcnow(), attempts=0)
-    db.session.add(delivery)
-    db.session.commit()
+    delivery = _pending_delivery(f"http://rebind.example:{port}/hook")
 
     report = webhooks.deliver(db.session, [delivery.id], allow_private=False, timeout=5)
 
@@ -177,3 +182,61 @@ def test_a_host_that_rebinds_to_a_private_address_after_the_check_gets_nothing(a
     monkeypatch.setattr(webhooks, "_forbidden", lambda address: False)
     assert webhooks.deliver(db.session, [delivery.id], allow_private=False, timeout=5,
                             now=webhooks.utcnow() + webhooks.timedelta(hours=1)).delivered == 1
+
+
+def _self_signed(tmp_path, name: str):
+    """A certificate and key for `name`, and a server-side TLS context serving them."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return cert_path, context
+
+
+@pytest.mark.parametrize("certificate_for", ["hooks.example", "someone-else.example"])
+def test_over_https_the_checked_address_is_dialled_but_the_certificate_is_checked_for_the_host_name(
+        app, monkeypatch, tmp_path, certificate_for):
+    """The guard connects to an address, not the name: TLS must still present and verify the
+    name (SNI, certificate), or every HTTPS endpoint would fail, or worse, any would pass."""
+    import socket
+
+    from channels import provider_http
+
+    cert_path, context = _self_signed(tmp_path, certificate_for)
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: real(
+        "127.0.0.1" if host == "hooks.example" else host, port, *a, **k))
+    monkeypatch.setattr(webhooks, "_forbidden", lambda address: False)  # the loopback server stands in for a public one
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
+    provider_http._environment_for_origin.cache_clear()
+    with Receiver(ssl_context=context) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        delivery = _pending_delivery(f"https://hooks.example:{port}/hook")
+        report = webhooks.deliver(db.session, [delivery.id], allow_private=False, timeout=5)
+        db.session.refresh(delivery)
+        if certificate_for == "hooks.example":
+            assert report.delivered == 1, delivery.last_error
+            assert [r.headers["Host"] for r in server.requests] == [f"hooks.example:{port}"]
+        else:
+            assert report.delivered == 0 and server.requests == []
+            assert "certificate" in delivery.last_error.lower() or "ssl" in delivery.last_error.lower()
+    provider_http._environment_for_origin.cache_clear()
