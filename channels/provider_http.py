@@ -29,9 +29,9 @@ def pin_environment(session: requests.Session, base_url: str) -> None:
     HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE…), then stop requests reading them again: with
     `trust_env` it walks the process environment on every call, a sixth of an SMS send's CPU. A provider
     client only calls its one host, so these are the settings each call would have found."""
-    found = session.merge_environment_settings(base_url, {}, None, None, None)
-    session.proxies.update(found["proxies"])
-    session.verify = found["verify"]
+    found = _read_environment(base_url)
+    session.proxies.update(found.proxies)
+    session.verify = found.verify
     session.trust_env = False
 
 
@@ -51,6 +51,11 @@ def environment_for(url: str) -> EnvironmentSettings:
 
 @functools.lru_cache(maxsize=1024)
 def _environment_for_origin(origin: str) -> EnvironmentSettings:
+    return _read_environment(origin)
+
+
+def _read_environment(url: str) -> EnvironmentSettings:
+    """What requests takes from the environment for `url` (read now, every time)."""
     with requests.Session() as reader:
-        found = reader.merge_environment_settings(origin, {}, None, None, None)
+        found = reader.merge_environment_settings(url, {}, None, None, None)
     return EnvironmentSettings(dict(found["proxies"]), found["verify"])

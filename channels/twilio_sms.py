@@ -99,7 +99,7 @@ class SmsHttpClient(TwilioHttpClient):
             url += ("&" if "?" in url else "?") + _form(params)
         self.log_request({"method": method, "url": url})
         prepared = requests.PreparedRequest()
-        prepared.method, prepared.url, prepared.hooks = method.upper(), url, {"response": []}
+        prepared.method, prepared.url = method.upper(), url
         prepared.headers = CaseInsensitiveDict(self.session.headers)
         prepared.headers.update(headers or {})
         if data is not None and prepared.headers.get("Content-Type", "").startswith("application/json"):
