@@ -190,3 +190,13 @@ def sqlite_api(sqlite_app):
 @pytest.fixture
 def pg_api(pg_app):
     return make_api_client(pg_app)
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+@pytest.fixture
+def no_proxy_environment(monkeypatch):
+    """No proxy variable from the machine running the tests: a test sets the ones it needs."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

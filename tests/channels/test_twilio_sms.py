@@ -139,9 +139,8 @@ def test_error_classification(http_status, code, kind):
     }[kind]()
 
 
+@pytest.mark.usefixtures("no_proxy_environment")
 def test_proxy_and_ca_settings_are_read_once_when_the_client_is_built(twilio, monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/chorus/corporate-ca.pem")
     proxied = SmsChannel(twilio_settings(twilio))
@@ -163,11 +162,10 @@ def test_proxy_and_ca_settings_are_read_once_when_the_client_is_built(twilio, mo
         channel.close()
 
 
+@pytest.mark.usefixtures("no_proxy_environment")
 def test_a_send_goes_through_the_configured_proxy_with_its_form_and_basic_auth(twilio, monkeypatch):
     """The HTTP client sends through the session's adapter itself (not Session.send): the
     proxy, the form body and the credentials must still be the ones requests would use."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", twilio.url)  # the loopback Twilio answers absolute-form requests too
     channel = SmsChannel(twilio_settings(twilio, twilio_api_url="http://api.twilio.invalid"))
     try:

@@ -117,13 +117,12 @@ def test_an_event_is_recorded_with_its_status_change_and_survives_a_lost_enqueue
     assert receiver.requests[-1].json()["data"]["message_id"] == message_id
 
 
+@pytest.mark.usefixtures("no_proxy_environment")
 def test_deliveries_take_the_environment_proxy_read_once_per_endpoint_origin(app, api, receiver, private_allowed,
                                                                            monkeypatch):
     from channels import provider_http
     from orchestrator.pipeline import deliver_batch
 
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", receiver.url)  # the receiver answers absolute-form (proxied) requests
     provider_http._environment_for_origin.cache_clear()
     assert api.post("/v1/webhook-endpoints", json={"url": "http://hooks.example.invalid/in",
