@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2, help="dramatiq worker processes")
     # The work is CPU-bound with null providers: more threads per process only add GIL handoffs
-    # (worker CPU a message: 98-100 us at 1-2 threads, 111-114 us at 4, on 2 cores).
+    # (worker CPU a message: 98-103 us at 1-2 threads, 111-114 us at 4, on 2 cores).
     parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
     parser.add_argument("--quick", action="store_true", help="2,000 contacts")
     args = parser.parse_args()
