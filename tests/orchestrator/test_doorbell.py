@@ -75,6 +75,26 @@ def test_an_idle_consumer_sleeps_on_the_bell_and_wakes_at_the_enqueue(broker):
     consumer.ack(received)
 
 
+def test_after_a_short_fetch_the_consumer_waits_on_the_bell_without_fetching_again(broker):
+    fetches = count_fetches(broker)
+    consumer = broker.consume("transactional", prefetch=4, timeout=LONG_MS)
+    received = []
+    for expected_fetches in (1, 2):
+        thread, out = next_in_thread(consumer)
+        time.sleep(0.5)
+        assert thread.is_alive() and fetches[0] == expected_fetches, "asleep on the bell after one look"
+        broker.enqueue(message())
+        thread.join(timeout=10)
+        assert not thread.is_alive() and out["value"] is None, "the enqueue's bell woke it"
+        received.append(next(consumer))
+        assert received[-1] is not None and fetches[0] == expected_fetches + 1
+    # The second wait came straight after a fetch that found one message of the four asked for:
+    # the queue was empty then, and the next enqueue was bound to ring.
+    assert received[0].message_id != received[1].message_id
+    for taken in received:
+        consumer.ack(taken)
+
+
 def test_a_delayed_message_rings_the_delay_queue(broker):
     consumer = broker.consume("transactional.DQ", prefetch=4, timeout=LONG_MS)
     thread, _ = next_in_thread(consumer)
