@@ -4,8 +4,9 @@ Dramatiq's Redis consumer finds out about new work by polling: it fetches, and w
 is empty sleeps up to the worker timeout before fetching again. The sleep is the floor of an
 OTP's latency, and polling often enough to keep that floor low costs an idle worker process a
 seventh of a core. Here every enqueue also pushes a token on the queue's doorbell (a short Redis
-list), and a consumer that found its queue empty and has nothing in flight blocks on BLPOP of
-that list for up to the worker timeout: woken within a Redis round trip, idle otherwise.
+list), and a consumer that found its queue empty (its fetch brought back fewer messages than
+it had room for) blocks on BLPOP of that list for up to the worker timeout: woken within a
+Redis round trip, idle otherwise.
 
 Tokens only wake; the queue itself is still Dramatiq's, fetched by its Lua script, so a lost or
 extra token costs at most one timeout or one empty fetch, never a message. Messages Dramatiq's
