@@ -172,7 +172,8 @@ def main() -> None:
         # 8 threads, woken by the Redis doorbell at each enqueue), and one for the rest (it
         # answers the readiness heartbeat). The API in one gunicorn process of 8 threads: on two
         # cores shared with everything else, two processes of each (measured alternately at
-        # 200 req/s) cost 0.5-1 ms more CPU a send and put p99 at 341-538 ms, against 73-134 ms.
+        # 200 req/s) cost 0.3-1.6 ms more machine CPU a send and put p99 at 341-538 ms,
+        # against 73-134 ms.
         chorus = [sys.executable, "-m", "orchestrator.cli", "worker"]
         deployment.spawn([*chorus, "--queues", "transactional", "--processes", "1", "--threads", "8"])
         deployment.spawn([*chorus, "--queues", "default,bulk,webhooks", "--processes", "1", "--threads", "2"])
