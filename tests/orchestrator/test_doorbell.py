@@ -4,9 +4,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from unittest import mock
 
 import dramatiq
 import pytest
+import redis
 from dramatiq.message import Message
 
 from orchestrator.doorbell import BELL_TOKENS, DoorbellRedisBroker
@@ -120,6 +122,28 @@ def test_the_bell_keeps_a_bounded_number_of_tokens(broker):
     for _ in range(BELL_TOKENS * 3):
         broker.ring("transactional")
     assert broker.client.llen(broker.bell_key("transactional")) == BELL_TOKENS
+
+
+def test_a_ring_is_one_round_trip_whether_the_bell_is_full_or_not(broker):
+    trips = []
+    single, pipelined = broker.client.execute_command, redis.client.Pipeline.execute
+    broker.client.execute_command = lambda *args, **kwargs: trips.append(args[0]) or single(*args, **kwargs)
+    with mock.patch.object(redis.client.Pipeline, "execute",
+                           lambda pipe, *a, **k: trips.append("pipeline") or pipelined(pipe, *a, **k)):
+        broker.ring("transactional")
+        assert trips == ["LPUSH"], "a bell consumers take from: one command"
+        for _ in range(BELL_TOKENS):
+            broker.ring("transactional")
+        trips.clear()
+        broker.ring("transactional")
+        broker.ring("transactional")
+        assert trips == ["pipeline", "pipeline"], "a full bell: LPUSH and LTRIM in one round trip"
+        assert broker.client.llen(broker.bell_key("transactional")) == BELL_TOKENS
+        broker.client.delete(broker.bell_key("transactional"))  # consumers took the tokens
+        trips.clear()
+        broker.ring("transactional")
+        broker.ring("transactional")
+        assert trips == ["pipeline", "LPUSH"], "back to one command once the bell has room"
 
 
 def test_messages_put_back_by_a_stopping_worker_wake_another(broker):
