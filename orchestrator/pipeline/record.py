@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from orchestrator.db import driver_rows
 from orchestrator.models import Message, MessageEvent
 from orchestrator.pipeline.halts import campaign_not_halted
 from orchestrator.services.status import emit_after_commit, emit_all_after_commit
@@ -351,6 +352,21 @@ def chunked(items: Sequence, size: int) -> Iterable[Sequence]:
         yield items[start:start + size]
 
 
+# The move and its timeline lines in one statement: no second round trip, no per-row COPY. Run
+# on the driver (orchestrator.db.driver_rows): every send job runs it. `IS TRUE` keeps the status
+# test a filter on the primary-key lookups: as an index condition the planner scans every
+# `sending` row of every batch in flight (and the dead entries of those sent since the last
+# vacuum) to hash-join a thousand ids.
+MARK_SENT_SQL = (
+    "WITH moved AS (UPDATE messages AS m SET status = 'sent', provider_id = v.provider_id, "
+    "sent_at = COALESCE(m.sent_at, %(now)s), updated_at = %(now)s "
+    "FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(pids)s AS text[])) AS v(id, provider_id) "
+    "WHERE m.id = v.id AND (m.status = 'sending') IS TRUE RETURNING m.id, v.provider_id), "
+    "timeline AS (INSERT INTO message_events (message_id, status, at, source, detail) "
+    "SELECT id, 'sent', %(now)s, 'provider', jsonb_build_object('provider_id', provider_id) FROM moved) "
+    "SELECT id FROM moved")
+
+
 def mark_sent(session: Session, accepted: Sequence[tuple[int, str]], now: datetime) -> list[int]:
     """sending → sent with the provider ids, in one statement on PostgreSQL; returns the moved ids.
 
@@ -361,21 +377,8 @@ def mark_sent(session: Session, accepted: Sequence[tuple[int, str]], now: dateti
         return []
     providers = dict(accepted)
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy import text
-
-        # The move and its timeline lines in one statement: no second round trip, no per-row COPY.
-        # `IS TRUE` keeps the status test a filter on the primary-key lookups: as an index
-        # condition the planner scans every `sending` row of every batch in flight (and the dead
-        # entries of those sent since the last vacuum) to hash-join a thousand ids.
-        moved = list(session.execute(text(
-            "WITH moved AS (UPDATE messages AS m SET status = 'sent', provider_id = v.provider_id, "
-            "sent_at = COALESCE(m.sent_at, :now), updated_at = :now "
-            "FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS text[])) AS v(id, provider_id) "
-            "WHERE m.id = v.id AND (m.status = 'sending') IS TRUE RETURNING m.id, v.provider_id), "
-            "timeline AS (INSERT INTO message_events (message_id, status, at, source, detail) "
-            "SELECT id, 'sent', :now, 'provider', jsonb_build_object('provider_id', provider_id) FROM moved) "
-            "SELECT id FROM moved"),
-            {"now": now, "ids": list(providers), "pids": list(providers.values())}).scalars())
+        moved = [i for (i,) in driver_rows(session, MARK_SENT_SQL, {
+            "now": now, "ids": list(providers), "pids": list(providers.values())})]
         at = now.isoformat()
         emit_all_after_commit(session, [("message.sent", {"message_id": i, "status": "sent", "at": at,
                                                           "source": "provider", "detail": {"provider_id": providers[i]}})

@@ -9,12 +9,14 @@ import functools
 import hashlib
 import hmac
 import secrets
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from orchestrator.db import driver_rows
 from orchestrator.errors import NotFound
 from orchestrator.models import ApiKey, utcnow
 
@@ -56,7 +58,12 @@ def authenticate(session: Session, secret: str, kind: str = "secret") -> Caller 
     parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIXES[kind]:
         return None
-    key = session.execute(_by_prefix(), {"prefix": f"{parts[0]}_{parts[1]}"}).first()
+    prefix = f"{parts[0]}_{parts[1]}"
+    if session.get_bind().dialect.name == "postgresql":
+        found = driver_rows(session, BY_PREFIX_SQL, {"prefix": prefix})
+        key = _KeyRow(*found[0]) if found else None
+    else:
+        key = session.execute(_by_prefix(), {"prefix": prefix}).first()
     if key is None or key.revoked_at is not None or key.kind != kind:
         return None
     if not hmac.compare_digest(key.key_hash, _digest(secret)):
@@ -68,11 +75,17 @@ def authenticate(session: Session, secret: str, kind: str = "secret") -> Caller 
     return Caller(key.id, key.name, key.kind, key.prefix)
 
 
+_KEY_COLUMNS = ("id", "name", "kind", "prefix", "key_hash", "revoked_at", "last_used_at")
+_KeyRow = namedtuple("_KeyRow", _KEY_COLUMNS)
+# Every API request runs it: on the driver (orchestrator.db.driver_rows) on PostgreSQL.
+BY_PREFIX_SQL = f"SELECT {', '.join(_KEY_COLUMNS)} FROM api_keys WHERE prefix = %(prefix)s"
+
+
 @functools.cache
 def _by_prefix():
     """Built once: every API request runs it."""
     c = ApiKey.__table__.c  # table columns: a Core statement skips the ORM's compile step
-    return select(c.id, c.name, c.kind, c.prefix, c.key_hash, c.revoked_at, c.last_used_at).where(
+    return select(*(c[name] for name in _KEY_COLUMNS)).where(
         c.prefix == bindparam("prefix"))
 
 

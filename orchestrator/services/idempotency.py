@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from orchestrator.db import driver_rows
 from orchestrator.errors import Conflict, InvalidInput
 from orchestrator.models import IdempotencyKey
 
@@ -60,7 +61,10 @@ def begin(session: Session, api_key_id: int, key: str, digest: str, now: datetim
     for _ in range(2):
         values = {"api_key_id": api_key_id, "key": key, "request_hash": digest, "created_at": now,
                   "expires_at": now + KEEP, "lock": lock_id(api_key_id, key)}
-        claimed = session.execute(_claim(session.get_bind().dialect.name), values).scalar()
+        if session.get_bind().dialect.name == "postgresql":
+            claimed = next(iter(driver_rows(session, CLAIM_SQL, values)), (None,))[0]
+        else:
+            claimed = session.execute(_claim_sqlite(), values).scalar()
         if claimed is not None:
             return claimed
         existing = session.execute(select(table.c.id, table.c.request_hash, table.c.response_status,
@@ -81,27 +85,36 @@ def begin(session: Session, api_key_id: int, key: str, digest: str, now: datetim
 
 
 CLAIMED_COLUMNS = ("api_key_id", "key", "request_hash", "created_at", "expires_at")
+# On PostgreSQL every API send with a key runs it on the driver (orchestrator.db.driver_rows).
+# It locks and inserts in one statement: a duplicate that finds the lock taken inserts nothing
+# instead of waiting for the first request's transaction to end.
+CLAIM_SQL = ("INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at, expires_at) "
+             "SELECT CAST(%(api_key_id)s AS bigint), CAST(%(key)s AS text), CAST(%(request_hash)s AS text), "
+             "CAST(%(created_at)s AS timestamptz), CAST(%(expires_at)s AS timestamptz) "
+             "WHERE pg_try_advisory_xact_lock(CAST(%(lock)s AS bigint)) "
+             "ON CONFLICT (api_key_id, key) DO NOTHING RETURNING id")
+ANSWER_SQL = ("UPDATE idempotency_keys SET response_status = %(response_status)s, response_body = %(response_body)s "
+              "WHERE id = %(claim)s")
 
 
 @functools.cache
-def _claim(dialect: str):
-    """The claiming INSERT, built once (every API send with a key runs it); parameters are the
-    CLAIMED_COLUMNS and `lock`."""
+def _claim_sqlite():
+    """SQLite's claiming INSERT, built once; parameters are the CLAIMED_COLUMNS. SQLite runs one
+    writer at a time, so a duplicate waits for the first to commit (`lock` goes unused)."""
     table = IdempotencyKey.__table__
-    if dialect == "postgresql":
-        # Lock and insert in one statement; a duplicate that finds the lock taken inserts
-        # nothing instead of waiting for the first request's transaction to end.
-        source = select(*(bindparam(name, type_=table.c[name].type) for name in CLAIMED_COLUMNS)).where(
-            func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger)))
-        statement = postgresql.insert(table).from_select(list(CLAIMED_COLUMNS), source)
-    else:  # SQLite runs one writer at a time: a duplicate waits for the first to commit
-        statement = sqlite.insert(table).values({name: bindparam(name) for name in CLAIMED_COLUMNS})
+    statement = sqlite.insert(table).values({name: bindparam(name) for name in CLAIMED_COLUMNS})
     return statement.on_conflict_do_nothing(index_elements=["api_key_id", "key"]).returning(table.c.id)
 
 
 def finish(session: Session, claim_id: int, status: int, body: Any) -> None:
     """Store the answer with the claim; the caller's commit makes both visible at once."""
-    session.execute(_answer(), {"claim": claim_id, "response_status": status, "response_body": body})
+    if session.get_bind().dialect.name == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        driver_rows(session, ANSWER_SQL, {"claim": claim_id, "response_status": status,
+                                          "response_body": None if body is None else Jsonb(body)})
+    else:
+        session.execute(_answer(), {"claim": claim_id, "response_status": status, "response_body": body})
 
 
 @functools.cache

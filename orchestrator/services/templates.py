@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrator.db import driver_rows
 from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.models import AuditEntry, Contact, Template, TemplateVersion, Topic, utcnow
 from orchestrator.services.pagination import decode_cursor, page
@@ -382,7 +383,11 @@ def load_for_send(session: Session, key: str,
                   version: int | None = None) -> tuple[TemplateVersion | VersionRef, TemplateContent]:
     """The published version of ``key`` — or version number ``version`` when a campaign pinned one."""
     if version is None:  # the hot path of every API send: one small query for the published version
-        ref = session.execute(_published(), {"key": key}).first()
+        if session.get_bind().dialect.name == "postgresql":
+            found = driver_rows(session, PUBLISHED_SQL, {"key": key})
+            ref = found[0] if found else None
+        else:
+            ref = session.execute(_published(), {"key": key}).first()
         if ref is not None:
             ref = VersionRef(*ref)
             content = _contents.get(ref.cache_key)
@@ -400,6 +405,10 @@ def load_for_send(session: Session, key: str,
     else:
         row = session.get(TemplateVersion, template.published_version_id)
     return row, version_content(row)
+
+
+PUBLISHED_SQL = ("SELECT v.id, v.template_id, v.number, v.content_hash FROM template_versions AS v "
+                 "JOIN templates AS t ON t.published_version_id = v.id WHERE t.key = %(key)s")
 
 
 @cache

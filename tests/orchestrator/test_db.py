@@ -29,3 +29,20 @@ def test_a_busy_connection_is_not_pinged_and_a_dead_idle_one_is_replaced(postgre
             assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != pid
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_driver_rows_run_in_the_sessions_transaction_and_see_its_pending_rows(pg_app):
+    from orchestrator.db import db
+    from orchestrator.models import SmsOptOut, utcnow
+
+    phone = "+14155550177"
+    db.session.add(SmsOptOut(phone=phone, source="test", opted_out_at=utcnow()))  # pending, not flushed
+    sql = "SELECT phone, opted_out_at FROM sms_opt_outs WHERE phone = %(phone)s"
+    rows = database.driver_rows(db.session, sql, {"phone": phone})
+    assert [r[0] for r in rows] == [phone], "flushed first, as session.execute would"
+    assert rows[0][1].tzinfo is not None
+    assert database.driver_rows(db.session, "UPDATE sms_opt_outs SET source = 'x' WHERE phone = %(phone)s",
+                                {"phone": phone}) == [], "no result set: no rows"
+    db.session.rollback()
+    assert database.driver_rows(db.session, sql, {"phone": phone}) == [], "the rollback undid both"
