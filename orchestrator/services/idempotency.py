@@ -62,7 +62,8 @@ def begin(session: Session, api_key_id: int, key: str, digest: str, now: datetim
         values = {"api_key_id": api_key_id, "key": key, "request_hash": digest, "created_at": now,
                   "expires_at": now + KEEP, "lock": lock_id(api_key_id, key)}
         if session.get_bind().dialect.name == "postgresql":
-            claimed = next(iter(driver_rows(session, CLAIM_SQL, values)), (None,))[0]
+            rows = driver_rows(session, CLAIM_SQL, values)
+            claimed = rows[0][0] if rows else None
         else:
             claimed = session.execute(_claim_sqlite(), values).scalar()
         if claimed is not None:
